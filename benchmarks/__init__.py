@@ -1,0 +1,1 @@
+"""Speed and quality measurements (``python -m benchmarks [NAME ...]``); not run by CI."""

@@ -1,0 +1,92 @@
+"""Keras callbacks a reader watches training through.
+
+* :class:`EpochCheckpoint` writes the weights (optimizer state included) and the
+  number of finished epochs after every epoch, atomically, so an interrupted run
+  resumes from the last finished epoch (``gdl train NAME --resume``).
+* :class:`SampleEveryEpoch` calls a sampling function after every epoch, the book's
+  ``ImageGenerator``/``TextGenerator``/``MusicGenerator`` callbacks in one shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+CHECKPOINT_NAME = "last.weights.h5"
+STATE_NAME = "state.json"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def build_optimizers(model: keras.Model) -> None:
+    """Create optimizer variables so saved optimizer state can be loaded into them.
+
+    Models with several optimizers (GANs) define ``build_optimizers()`` themselves;
+    otherwise the compiled optimizer is built on the trainable variables.
+    """
+    custom = getattr(model, "build_optimizers", None)
+    if callable(custom):
+        custom()
+        return
+    opt = getattr(model, "optimizer", None)
+    if opt is not None and not opt.built:
+        opt.build(model.trainable_variables)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Save ``<dir>/last.weights.h5`` and ``<dir>/state.json`` after each epoch.
+
+    The weights file is written under a temporary name and renamed, so a run killed
+    mid-save keeps the previous complete checkpoint.
+    """
+
+    def __init__(self, directory: str | Path):
+        super().__init__()
+        self.directory = Path(directory)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / CHECKPOINT_NAME
+        tmp = self.directory / ("tmp-" + CHECKPOINT_NAME)
+        self.model.save_weights(tmp)
+        os.replace(tmp, final)
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        _atomic_write_text(
+            self.directory / STATE_NAME, json.dumps({"epoch": epoch + 1, "logs": logs})
+        )
+
+
+def restore_checkpoint(model: keras.Model, directory: str | Path) -> int:
+    """Load the last checkpoint of ``directory`` into ``model``; return the epoch to resume at.
+
+    Returns 0 when there is no checkpoint.
+    """
+    directory = Path(directory)
+    state, weights = directory / STATE_NAME, directory / CHECKPOINT_NAME
+    if not (state.exists() and weights.exists()):
+        return 0
+    build_optimizers(model)
+    model.load_weights(weights)
+    return int(json.loads(state.read_text())["epoch"])
+
+
+class SampleEveryEpoch(keras.callbacks.Callback):
+    """Call ``fn(model, path)`` after every ``every`` epochs with ``path = <dir>/epoch_NNN<suffix>``."""
+
+    def __init__(self, fn: Callable, directory: str | Path, suffix: str = ".png", every: int = 1):
+        super().__init__()
+        self.fn, self.directory, self.suffix, self.every = fn, Path(directory), suffix, every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.fn(self.model, self.directory / f"epoch_{epoch + 1:03d}{self.suffix}")

@@ -1,0 +1,189 @@
+"""The ``gdl`` command line: the same models as the notebooks, headless.
+
+    gdl train MODEL [--data NAME] [--epochs N] [--resume] ...
+    gdl sample MODEL [--model runs/MODEL/model.keras] [--out FILE] [--num N]
+    gdl data list | check NAME | download NAME | fixtures DIR
+
+``gdl --help`` and ``gdl train --help`` list what exists; models come from the
+recipe registry (:mod:`gdl.recipes`), datasets from :mod:`gdl.data`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", help="dataset name (gdl data list) or a folder/file of your own")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--run-dir", help="run folder (default: $GDL_RUNS_DIR/MODEL, i.e. runs/MODEL)")
+
+
+def _train_parser(sub, recipes) -> None:
+    tp = sub.add_parser(
+        "train", help="train a model (progress bar, TensorBoard, checkpoints, samples)"
+    )
+    tsub = tp.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, cls in recipes.items():
+        p = tsub.add_parser(name, help=cls.help, description=cls.help)
+        _add_common(p)
+        p.add_argument("--epochs", type=int, help=f"epochs (book: {cls.epochs})")
+        p.add_argument("--batch-size", type=int, help=f"batch size (book: {cls.batch_size})")
+        p.add_argument("--steps-per-epoch", type=int, help="limit the steps per epoch")
+        p.add_argument(
+            "--resume", action="store_true", help="continue from the last checkpoint of the run"
+        )
+        p.add_argument(
+            "--overwrite", action="store_true", help="start again in an existing run folder"
+        )
+        p.add_argument(
+            "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity"
+        )
+        cls.add_arguments(p)
+
+
+def _sample_parser(sub, recipes) -> None:
+    sp = sub.add_parser("sample", help="write samples of a trained model")
+    ssub = sp.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, cls in recipes.items():
+        p = ssub.add_parser(name, help=cls.help, description=cls.help)
+        _add_common(p)
+        p.add_argument("--model-path", help="a .keras file (default: RUN_DIR/model.keras)")
+        p.add_argument("--out", help=f"output file (default: RUN_DIR/sample{cls.sample_suffix})")
+        p.add_argument("--num", type=int, default=None, help="how many samples")
+        # training-only options, so recipes can read one namespace shape
+        p.set_defaults(
+            batch_size=None,
+            epochs=None,
+            steps_per_epoch=None,
+            resume=False,
+            overwrite=False,
+            verbose=0,
+        )
+        cls.add_arguments(p)
+
+
+def _data_parser(sub) -> None:
+    dp = sub.add_parser("data", help="list, check and download the book's datasets")
+    dsub = dp.add_subparsers(dest="data_cmd", metavar="COMMAND", required=True)
+    dsub.add_parser("list", help="every dataset and whether it is on disk")
+    c = dsub.add_parser("check", help="verify a dataset is complete")
+    c.add_argument("name")
+    d = dsub.add_parser("download", help="download a dataset into $GDL_DATA_DIR")
+    d.add_argument("name")
+    d.add_argument("--force", action="store_true", help="download again even if present")
+    f = dsub.add_parser(
+        "fixtures", help="write tiny fixtures of every dataset (real formats) to DIR"
+    )
+    f.add_argument("dir")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gdl import __version__
+    from gdl.recipes import all_recipes
+
+    recipes = all_recipes()
+    parser = argparse.ArgumentParser(
+        prog="gdl",
+        description="Keras 3 companion to Generative Deep Learning (2nd ed.). Models: "
+        + ", ".join(recipes),
+    )
+    parser.add_argument("--version", action="version", version=f"gdl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _train_parser(sub, recipes)
+    _sample_parser(sub, recipes)
+    _data_parser(sub)
+    return parser
+
+
+def _cmd_train(args) -> int:
+    from gdl.recipes import get_recipe
+    from gdl.training import train
+
+    summary = train(get_recipe(args.model), args)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_sample(args) -> int:
+    import keras
+
+    from gdl.recipes import get_recipe
+    from gdl.training import run_directory
+
+    recipe = get_recipe(args.model)
+    run_dir = run_directory(recipe, args)
+    model_path = Path(args.model_path) if args.model_path else run_dir / "model.keras"
+    if not model_path.exists():
+        raise SystemExit(
+            f"no trained model at {model_path}: run `gdl train {args.model}` first or pass --model-path"
+        )
+    model = keras.saving.load_model(model_path)
+    out = Path(args.out) if args.out else run_dir / f"sample{recipe.sample_suffix}"
+    paths = recipe.sample(model, args, out, recipe.sample_info(args))
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _cmd_data(args) -> int:
+    from gdl.data import build_fixtures, get_dataset, list_datasets
+
+    if args.data_cmd == "list":
+        rows = []
+        for name, ds in list_datasets().items():
+            status = "embedded" if ds.embedded else ("present" if ds.is_present() else "missing")
+            rows.append((name, status, ds.description))
+        width = max(len(r[0]) for r in rows)
+        for name, status, desc in rows:
+            print(f"{name:<{width}}  {status:<8}  {desc}")
+        return 0
+    if args.data_cmd == "fixtures":
+        print(build_fixtures(args.dir))
+        return 0
+    ds = get_dataset(args.name)
+    if args.data_cmd == "check":
+        problems = ds.problems()
+        if problems:
+            print(f"{args.name}: INCOMPLETE at {ds.path()}")
+            for p in problems:
+                print(f"  - {p}")
+            print(f"fix with: gdl data download {args.name}")
+            return 1
+        print(f"{args.name}: OK ({'embedded' if ds.embedded else ds.path()})")
+        return 0
+    if args.data_cmd == "download":
+        if ds.is_present() and not args.force:
+            print(f"{args.name}: already present at {ds.path()}")
+            return 0
+        print(ds.download())
+        return 0
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gdl.data import DatasetError
+
+    args = build_parser().parse_args(argv)
+    handlers = {"train": _cmd_train, "sample": _cmd_sample, "data": _cmd_data}
+    try:
+        return handlers[args.command](args)
+    except DatasetError as exc:
+        print(f"gdl: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\ngdl: interrupted; the last finished epoch is checkpointed: rerun with --resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

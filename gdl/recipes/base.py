@@ -1,0 +1,118 @@
+"""The recipe registry: one place where each model family tells the CLI how to train it.
+
+A *recipe* bundles what ``gdl train NAME`` and ``gdl sample NAME`` need for one
+book example: its book-default epochs and batch size, how to load its data (book
+dataset by default, ``--data`` to pick another, embedded data in smoke mode), how to
+build and compile the model, and how to write samples. Notebooks use the very same
+pieces (data loaders and models), so the CLI and the chapters cannot drift apart.
+
+Add a family by writing ``gdl/recipes/<family>.py`` with classes decorated by
+:func:`register`; the registry discovers the module on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+_RECIPES: dict[str, type[Recipe]] = {}
+
+
+@dataclass
+class TrainData:
+    """What a recipe's ``load_data`` returns and ``Model.fit`` consumes.
+
+    ``x`` is a NumPy array or a batched ``tf.data.Dataset``; ``y`` the targets
+    (``None`` for self-supervised models or datasets yielding pairs);
+    ``batch_size`` is passed to ``fit`` only for arrays. ``info`` carries anything
+    the model or the sampler needs (vocabularies, class names, image shape ...).
+    """
+
+    x: Any
+    y: Any = None
+    validation: Any = None
+    batch_size: int | None = None
+    info: dict = field(default_factory=dict)
+
+
+class Recipe:
+    """Base class of a CLI recipe. Subclasses set the class attributes and override
+    :meth:`load_data`, :meth:`build` and :meth:`sample`."""
+
+    name: ClassVar[str] = ""
+    help: ClassVar[str] = ""
+    chapter: ClassVar[str] = ""
+    epochs: ClassVar[int] = 1
+    batch_size: ClassVar[int] = 32
+    smoke_epochs: ClassVar[int] = 1
+    default_data: ClassVar[str | None] = None
+    smoke_data: ClassVar[str | None] = None
+    sample_suffix: ClassVar[str] = ".png"
+
+    # -- CLI --------------------------------------------------------------
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add recipe-specific options to ``gdl train NAME``/``gdl sample NAME``."""
+
+    # -- training ---------------------------------------------------------
+    def load_data(self, args: argparse.Namespace) -> TrainData:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def build(self, args: argparse.Namespace, data: TrainData):  # pragma: no cover - abstract
+        """Return a built and compiled ``keras.Model``."""
+        raise NotImplementedError
+
+    def callbacks(self, args: argparse.Namespace, data: TrainData, run_dir: Path) -> list:
+        """Extra Keras callbacks for this recipe (the trainer adds checkpoints, logs, samples)."""
+        return []
+
+    # -- sampling ---------------------------------------------------------
+    def sample(
+        self, model, args: argparse.Namespace, out: Path, info: dict
+    ) -> list[Path]:  # pragma: no cover
+        """Write samples of ``model`` to ``out`` (PNG grid, text, MIDI ...); return the paths."""
+        raise NotImplementedError
+
+    def sample_info(self, args: argparse.Namespace) -> dict:
+        """What :meth:`sample` needs besides the model when called by ``gdl sample``
+        (e.g. test images, a vocabulary not stored in the model). Default: nothing."""
+        return {}
+
+    def epoch_sample(self, model, out: Path, info: dict) -> list[Path]:
+        """Per-epoch sample written by ``gdl train`` (defaults to :meth:`sample`)."""
+        return self.sample(model, argparse.Namespace(num=None, seed=0), out, info)
+
+
+def register(cls: type[Recipe]) -> type[Recipe]:
+    """Class decorator adding a recipe to the registry under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if cls.name in _RECIPES and _RECIPES[cls.name] is not cls:
+        raise ValueError(f"recipe {cls.name!r} registered twice")
+    _RECIPES[cls.name] = cls
+    return cls
+
+
+def _discover() -> None:
+    import gdl.recipes as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name != "base":
+            importlib.import_module(f"gdl.recipes.{mod.name}")
+
+
+def all_recipes() -> dict[str, type[Recipe]]:
+    """Every registered recipe, by name (imports the recipe modules on first use)."""
+    _discover()
+    return dict(sorted(_RECIPES.items()))
+
+
+def get_recipe(name: str) -> Recipe:
+    recipes = all_recipes()
+    if name not in recipes:
+        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(recipes)}")
+    return recipes[name]()

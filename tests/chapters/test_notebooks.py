@@ -1,0 +1,59 @@
+"""Execute every chapter notebook top to bottom in smoke mode.
+
+Smoke mode is chosen from outside the notebook (``GDL_SMOKE=1``) and the datasets are
+tiny fixtures in the real on-disk formats (``GDL_DATA_DIR``), so each notebook runs the
+same code a reader runs, just with fewer epochs and images. A failing cell fails the
+test and the message names the notebook and the cell.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted(
+    p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+)
+
+
+def execute_notebook(path: Path, workdir: Path, timeout: int = 600) -> None:
+    """Run ``path`` in a fresh kernel with ``workdir`` as its working directory."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        index = next(
+            (i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))),
+            "?",
+        )
+        rel = path.relative_to(ROOT)
+        raise AssertionError(f"{rel}: cell {index} failed:\n{exc}") from None
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "chapters")) for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_mode(path, fixture_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("GDL_SMOKE", "1")
+    monkeypatch.setenv("GDL_DATA_DIR", str(fixture_data_dir))
+    monkeypatch.setenv("GDL_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    execute_notebook(path, tmp_path)
+
+
+def test_notebooks_are_stored_without_outputs():
+    import nbformat
+
+    dirty = []
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
+            dirty.append(str(path.relative_to(ROOT)))
+    assert not dirty, f"strip outputs from: {dirty}"
