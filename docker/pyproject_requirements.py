@@ -59,9 +59,13 @@ def requirements(pyproject: str | Path, extras: list[str] = (), cuda: bool = Fal
             )
         reqs += [r for r in optional[extra] if r not in reqs]
     if cuda:
-        hits = [i for i, r in enumerate(reqs) if _normalise(_NAME.match(r).group(1)) == "tensorflow"]
+        hits = [
+            i for i, r in enumerate(reqs) if _normalise(_NAME.match(r).group(1)) == "tensorflow"
+        ]
         if not hits:
-            raise ValueError("pyproject.toml lists no 'tensorflow' requirement to make CUDA-enabled")
+            raise ValueError(
+                "pyproject.toml lists no 'tensorflow' requirement to make CUDA-enabled"
+            )
         for i in hits:
             reqs[i] = _with_extra(reqs[i], "and-cuda")
     return reqs
