@@ -50,6 +50,17 @@ def _problems(ds: Dataset) -> list[str]:
     return problems
 
 
+def _verify(ds: Dataset) -> list[str]:
+    from gdl.data.images import corrupt_images
+
+    problems = corrupt_images(ds.path() / IMAGES)
+    try:
+        attributes(ds)
+    except DatasetError as exc:
+        problems.append(str(exc))
+    return problems
+
+
 def attributes(ds: Dataset | None = None) -> tuple[list[str], list[str], np.ndarray]:
     """CelebA's attribute table: ``(image_ids, attribute_names, values)``, ``values`` an
     int8 array ``(N, 40)`` of -1/1 (the book reads it with ``pd.read_csv``)."""
@@ -157,6 +168,7 @@ FACES = register_dataset(
         folder="celeba-dataset",
         loader=load_faces,
         checker=_problems,
+        verifier=_verify,
         downloader=_download,
         fixture=fixture_faces,
         chapters=("03", "04"),

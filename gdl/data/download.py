@@ -219,6 +219,15 @@ def manifest_problems(folder: Path) -> list[str]:
     return problems
 
 
+def verify_by_loading(ds: Dataset) -> list[str]:
+    """A ``verifier`` for small datasets: load everything; report what the loader says."""
+    try:
+        ds.loader(ds)
+    except DatasetError as exc:
+        return [str(exc)]
+    return []
+
+
 def staging_dir(ds: Dataset) -> Path:
     return data_dir() / STAGING / ds.folder
 
@@ -230,7 +239,8 @@ def _staged(ds: Dataset) -> Dataset:
 
 def finish_install(ds: Dataset, staging: Path) -> Path:
     """Check the staged copy, write its manifest and rename it into place."""
-    problems = _staged(ds).problems()
+    staged = _staged(ds)
+    problems = staged.problems() or (staged.verifier(staged) if staged.verifier else [])
     if problems:
         raise DatasetError(
             f"the download of {ds.name!r} is incomplete or not in the expected layout: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gdl.data.images import count_images, image_folder_dataset, write_fixture_images
+from gdl.data.images import corrupt_images, count_images, image_folder_dataset, write_fixture_images
 from gdl.data.registry import Dataset, register_dataset
 
 
@@ -19,6 +19,10 @@ def _images_problems(ds: Dataset) -> list[str]:
     if not folder.is_dir() or count_images(folder) == 0:
         return [f"no images in {folder}"]
     return []
+
+
+def _images_verify(ds: Dataset) -> list[str]:
+    return corrupt_images(ds.path() / ds.extra["images"])
 
 
 def _download(ds: Dataset, **kw):
@@ -116,6 +120,7 @@ BRICKS = register_dataset(
         folder="lego-brick-images",
         loader=load_bricks,
         checker=_images_problems,
+        verifier=_images_verify,
         downloader=_download,
         fixture=fixture_bricks,
         chapters=("04",),
@@ -131,6 +136,7 @@ FLOWERS = register_dataset(
         folder="pytorch-challange-flower-dataset",
         loader=load_flowers,
         checker=_images_problems,
+        verifier=_images_verify,
         downloader=_download,
         fixture=fixture_flowers,
         chapters=("08",),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gdl.data.download import verify_by_loading
 from gdl.data.registry import Dataset, DatasetError, register_dataset
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -87,6 +88,7 @@ CIFAR10 = register_dataset(
         folder="cifar10",
         loader=load_cifar10,
         checker=_check_cifar10,
+        verifier=verify_by_loading,
         downloader=download_cifar10,
         fixture=fixture_cifar10,
         chapters=("02",),
@@ -248,6 +250,7 @@ FASHION_MNIST = register_dataset(
         folder="fashion-mnist",
         loader=load_fashion_mnist,
         checker=_idx_problems,
+        verifier=verify_by_loading,
         downloader=download_fashion_mnist,
         fixture=fixture_fashion_mnist,
         chapters=("03", "05"),
@@ -263,6 +266,7 @@ MNIST = register_dataset(
         folder="mnist",
         loader=load_mnist,
         checker=_mnist_problems,
+        verifier=verify_by_loading,
         downloader=download_mnist,
         fixture=fixture_mnist,
         chapters=("07",),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gdl.data.download import verify_by_loading
 from gdl.data.registry import Dataset, DatasetError, register_dataset
 
 
@@ -147,6 +148,7 @@ RECIPES = register_dataset(
         folder="epirecipes",
         loader=load_recipes,
         checker=_json_problems,
+        verifier=verify_by_loading,
         downloader=_download,
         fixture=fixture_recipes,
         chapters=("05",),
@@ -162,6 +164,7 @@ WINES = register_dataset(
         folder="wine-reviews",
         loader=load_wines,
         checker=_json_problems,
+        verifier=verify_by_loading,
         downloader=_download,
         fixture=fixture_wines,
         chapters=("09",),
