@@ -182,3 +182,27 @@ def test_partial_folder_is_not_present(own_data):
         load("faces")
     shutil.rmtree(root / "celeba-dataset" / IMAGES)
     assert len(get_dataset("faces").problems()) == 2
+
+
+def test_every_fixture_passes_the_full_check(data_env, capsys):
+    from gdl.cli import main
+
+    assert main(["data", "check", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "faces: OK" in out and "music21_chorales: OK (embedded)" in out
+
+
+def test_list_on_a_fresh_machine_shows_every_dataset(tmp_path, monkeypatch, capsys):
+    from gdl.cli import main
+    from gdl.data import list_datasets
+
+    monkeypatch.setenv("GDL_DATA_DIR", str(tmp_path))
+    assert main(["data", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    status = {ln.split()[0]: ln.split()[1] for ln in lines[1:] if ln.split()[0] in list_datasets()}
+    assert set(status) >= {
+        "faces", "bricks", "recipes", "flowers", "wines", "cellosuites", "chorales",
+        "fashion_mnist", "mnist", "cifar10", "digits", "moons", "music21_chorales",
+    }  # fmt: skip
+    assert status["faces"] == "missing" and status["music21_chorales"] == "embedded"
+    assert any("gdl data download" in ln for ln in lines)
