@@ -206,3 +206,26 @@ def test_list_on_a_fresh_machine_shows_every_dataset(tmp_path, monkeypatch, caps
     }  # fmt: skip
     assert status["faces"] == "missing" and status["music21_chorales"] == "embedded"
     assert any("gdl data download" in ln for ln in lines)
+
+
+def test_numpy_bilinear_resize_matches_keras():
+    """The digits' NumPy resize is keras.ops.image.resize(bilinear), up and down."""
+    import keras
+
+    from gdl.data.images import resize_bilinear
+
+    x = np.random.default_rng(0).random((3, 8, 8, 2)).astype("float32")
+    for size in (32, 28, 5, (12, 6)):
+        want = keras.ops.convert_to_numpy(
+            keras.ops.image.resize(x, (size, size) if isinstance(size, int) else size)
+        )
+        np.testing.assert_allclose(resize_bilinear(x, size), want, atol=1e-5)
+
+
+def test_check_notes_a_partial_copy(data_env, capsys):
+    from gdl.cli import main
+
+    assert main(["data", "check", "faces", "cellosuites"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 32 images; the book's copy has 202,599" in out
+    assert "note: 2 MIDI files; the book's copy has 36" in out

@@ -37,6 +37,12 @@ ATTRIBUTES = (
 )  # fmt: skip
 
 
+def _count(folder: Path) -> int:
+    from gdl.data.images import count_images
+
+    return count_images(folder)
+
+
 def _problems(ds: Dataset) -> list[str]:
     from gdl.data.images import count_images
 
@@ -172,6 +178,11 @@ FACES = register_dataset(
         downloader=_download,
         fixture=fixture_faces,
         chapters=("03", "04"),
-        extra={"images": str(IMAGES), "expected_images": N_IMAGES},
+        extra={
+            "images": str(IMAGES),
+            "expected": N_IMAGES,
+            "unit": "images",
+            "count": lambda ds: _count(ds.path() / IMAGES),
+        },
     )
 )

@@ -124,7 +124,12 @@ BRICKS = register_dataset(
         downloader=_download,
         fixture=fixture_bricks,
         chapters=("04",),
-        extra={"images": "dataset"},
+        extra={
+            "images": "dataset",
+            "expected": 40_000,
+            "unit": "images",
+            "count": lambda ds: count_images(ds.path() / "dataset"),
+        },
     )
 )
 

@@ -22,6 +22,32 @@ def resize_images(
     return np.asarray(keras.ops.convert_to_numpy(out))
 
 
+def _bilinear_weights(n_in: int, n_out: int) -> np.ndarray:
+    """``(n_out, n_in)`` matrix of bilinear interpolation with half-pixel centres, edge
+    clamped: what ``tf.image.resize(..., "bilinear")`` (and so keras.ops) computes."""
+    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    w = src - lo
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.arange(n_out), lo), 1 - w)
+    np.add.at(m, (np.arange(n_out), hi), w)
+    return m
+
+
+def resize_bilinear(x: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """NumPy twin of :func:`resize_images` (bilinear, no antialiasing) for ``(N, H, W, C)``
+    float arrays, without importing a deep-learning backend (the embedded digits use it,
+    so they load in a second)."""
+    if isinstance(size, int):
+        size = (size, size)
+    x = np.asarray(x, np.float32)
+    mh = _bilinear_weights(x.shape[1], size[0]).astype(np.float32)
+    mw = _bilinear_weights(x.shape[2], size[1]).astype(np.float32)
+    rows = np.matmul(mh, x.transpose(0, 3, 1, 2))  # (N, C, h, W): rows first, then columns
+    return np.matmul(rows, mw.T).transpose(0, 2, 3, 1)
+
+
 IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 _MAGIC = {
     ".jpg": (b"\xff\xd8\xff",),

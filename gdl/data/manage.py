@@ -81,6 +81,11 @@ def check_command(names: list[str]) -> int:
         else:
             stats = tree_stats(ds.path())
             print(f"{ds.name}: OK, {stats['files']} files, {_size(stats['bytes'])} at {ds.path()}")
+            expected, count = ds.extra.get("expected"), ds.extra.get("count")
+            if expected and count and (n := count(ds)) != expected:
+                print(
+                    f"  note: {n:,} {ds.extra.get('unit', 'files')}; the book's copy has {expected:,}"
+                )
     return 1 if failed else 0
 
 
