@@ -229,3 +229,24 @@ def test_check_notes_a_partial_copy(data_env, capsys):
     out = capsys.readouterr().out
     assert "note: 32 images; the book's copy has 202,599" in out
     assert "note: 2 MIDI files; the book's copy has 36" in out
+
+
+def test_corrupt_attribute_row_is_named(own_data):
+    root = own_data("faces")
+    path = root / "celeba-dataset" / ATTR_CSV
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].replace(",-1", ",x", 1).replace(",1", ",x", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        DatasetError, match=r"list_attr_celeba.csv is corrupt.*row 4 is b'000003.jpg"
+    ):
+        attributes()
+
+
+def test_attribute_parser_handles_crlf(own_data):
+    root = own_data("faces")
+    path = root / "celeba-dataset" / ATTR_CSV
+    ids, names, values = attributes()
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    ids2, names2, values2 = attributes()
+    assert ids2 == ids and names2 == names and (values2 == values).all()
