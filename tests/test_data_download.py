@@ -337,3 +337,10 @@ def test_force_replaces_an_existing_copy(server, fixtures, empty_data, monkeypat
     assert main(["data", "download", "chorales", "--force"]) == 0
     assert (empty_data / "bach-chorales/Jsb16thSeparated.npz").read_bytes() == data
     assert sorted(p.name for p in empty_data.iterdir()) == ["bach-chorales"]  # no leftovers
+
+
+def test_ctrl_c_installs_nothing_and_says_how_to_resume(kaggle_env, fixtures, monkeypatch, capsys):
+    _use(monkeypatch, FakeKaggle(fixtures, fail=KeyboardInterrupt()))
+    assert main(["data", "download", "faces"]) == 130
+    assert "download interrupted; nothing was installed" in capsys.readouterr().err
+    assert not (kaggle_env / "celeba-dataset").exists()

@@ -109,6 +109,13 @@ def download_command(names: list[str], force: bool = False, progress: bool = Tru
             failed += 1
             print(f"gdl: {ds.name}: {exc}", file=sys.stderr)
             continue
+        except KeyboardInterrupt:
+            print(
+                f"\ngdl: {ds.name}: download interrupted; nothing was installed. "
+                f"Run `gdl data download {ds.name}` again to resume",
+                file=sys.stderr,
+            )
+            return 130
         stats = tree_stats(path)
         print(f"{ds.name}: OK, {stats['files']} files, {_size(stats['bytes'])} at {path}")
     return 2 if failed else 0
