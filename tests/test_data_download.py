@@ -225,12 +225,19 @@ def test_wrong_payload_fails_the_check_before_install(server, empty_data, monkey
 class FakeKaggle:
     """Copies a fixture (as if unzipped from Kaggle) into dest; can fail midway."""
 
-    def __init__(self, src: Path, fail: Exception | None = None, drop: str | None = None):
+    def __init__(
+        self,
+        src: Path,
+        fail: BaseException | None = None,
+        drop: str | None = None,
+        folder: str = "celeba-dataset",
+    ):
         self.src, self.fail, self.drop, self.calls = src, fail, drop, []
+        self.folder = folder
 
     def download(self, slug: str, dest: Path) -> None:
         self.calls.append(slug)
-        folder = self.src / "celeba-dataset"
+        folder = self.src / self.folder
         for i, f in enumerate(sorted(folder.rglob("*"))):
             if f.is_file() and f.name != self.drop:
                 out = dest / f.relative_to(folder)
@@ -263,6 +270,26 @@ def test_kaggle_success_layout_and_manifest(kaggle_env, fixtures, monkeypatch, c
     assert main(["data", "check", "faces"]) == 0
     out = capsys.readouterr()
     assert KEY not in out.out + out.err
+
+
+@pytest.mark.parametrize(
+    "name, slug",
+    [
+        ("bricks", "joosthazelzet/lego-brick-images"),
+        ("flowers", "nunenuh/pytorch-challange-flower-dataset"),
+        ("recipes", "hugodarwood/epirecipes"),
+        ("wines", "zynicide/wine-reviews"),
+    ],
+)
+def test_every_kaggle_set_installs_in_the_book_layout(
+    kaggle_env, tmp_path, monkeypatch, name, slug
+):
+    ds = get_dataset(name)
+    src = build_fixtures(tmp_path / "src", [name])
+    client = _use(monkeypatch, FakeKaggle(src, folder=ds.folder))
+    assert main(["data", "download", name]) == 0
+    assert client.calls == [slug] and (kaggle_env / slug.split("/")[1]).is_dir()
+    assert ds.verify() == []
 
 
 def test_kaggle_interrupted_leaves_nothing_complete(kaggle_env, fixtures, monkeypatch, capsys):
