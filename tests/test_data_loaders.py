@@ -250,3 +250,13 @@ def test_attribute_parser_handles_crlf(own_data):
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     ids2, names2, values2 = attributes()
     assert ids2 == ids and names2 == names and (values2 == values).all()
+
+
+def test_drop_remainder_keeps_batches_full(data_env):
+    n = len(list_images(data_env / "lego-brick-images/dataset"))
+    full = list(load("bricks", batch_size=5, image_size=8, drop_remainder=True))
+    assert len(full) == n // 5 and all(b.shape == (5, 8, 8, 1) for b in full)
+    x, y = next(
+        iter(load("faces", labels="Smiling", batch_size=5, image_size=8, drop_remainder=True))
+    )
+    assert x.shape == (5, 8, 8, 3) and y.shape == (5,)

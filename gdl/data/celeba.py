@@ -136,6 +136,7 @@ def load_faces(
     validation_split: float | None = None,
     subset: str | None = None,
     cache: bool | str = False,
+    drop_remainder: bool = False,
 ):
     """CelebA as a batched, prefetched ``tf.data.Dataset`` of float32 images
     ``(B, image_size, image_size, 3)`` in ``value_range`` (``(0, 1)`` for the VAE,
@@ -143,7 +144,8 @@ def load_faces(
 
     ``labels="Blond_Hair"`` (any attribute name) yields ``(images, int_labels)`` with 1
     where the attribute is 1, else 0, as in the CGAN notebook; ``validation_split=0.2,
-    subset="validation"`` is the VAE notebook's labelled split.
+    subset="validation"`` is the VAE notebook's labelled split. ``drop_remainder=True``
+    keeps every batch full.
     """
     from gdl.data.images import image_folder_dataset, list_images
 
@@ -163,6 +165,7 @@ def load_faces(
         validation_split=validation_split,
         subset=subset,
         cache=cache,
+        drop_remainder=drop_remainder,
     )
 
 

@@ -39,9 +39,11 @@ def load_bricks(
     shuffle: bool = True,
     seed: int = 42,
     cache: bool | str = False,
+    drop_remainder: bool = False,
 ):
     """The DCGAN notebook's bricks: grayscale ``(B, 64, 64, 1)`` float32 in [-1, 1]
-    (the book's ``(x - 127.5) / 127.5``), batched by 128, shuffled with seed 42."""
+    (the book's ``(x - 127.5) / 127.5``), batched by 128, shuffled with seed 42
+    (``drop_remainder=True`` keeps every batch full)."""
     return image_folder_dataset(
         ds.require() / ds.extra["images"],
         image_size=image_size,
@@ -51,6 +53,7 @@ def load_bricks(
         shuffle=shuffle,
         seed=seed,
         cache=cache,
+        drop_remainder=drop_remainder,
     )
 
 

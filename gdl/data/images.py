@@ -131,12 +131,15 @@ def image_folder_dataset(
     interpolation: str = "bilinear",
     cache: bool | str = False,
     prefetch: bool = True,
+    drop_remainder: bool = False,
 ):
     """The book's image pipeline: ``keras.utils.image_dataset_from_directory(folder,
     labels=labels, color_mode=..., image_size=..., batch_size=..., shuffle, seed=42,
     interpolation="bilinear")`` then scaling to ``value_range`` (``None`` keeps 0..255),
     optionally cached (``cache=True`` in memory, or a file path) and prefetched.
 
+    ``drop_remainder=True`` batches after scaling/caching and drops the last partial
+    batch (models whose noise shape is tied to the batch size need it).
     ``labels`` is ``None`` (images only) or a list of integer labels aligned with
     :func:`list_images` order; the dataset then yields ``(images, labels)``.
     A zero-byte image (interrupted unzip) raises :class:`DatasetError` naming it; run
@@ -163,7 +166,7 @@ def image_folder_dataset(
         label_mode=None if labels is None else "int",
         color_mode=color_mode,
         image_size=image_size,
-        batch_size=batch_size,
+        batch_size=None if drop_remainder else batch_size,
         shuffle=shuffle,
         seed=seed,
         validation_split=validation_split,
@@ -181,6 +184,8 @@ def image_folder_dataset(
             )
     if cache:
         ds = ds.cache() if cache is True else ds.cache(str(cache))
+    if drop_remainder and batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=True)
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
     return ds
