@@ -21,6 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from gdl.data.images import (
+    corrupt_images,
+    count_images,
+    has_images,
+    image_folder_dataset,
+    list_images,
+    write_fixture_images,
+)
 from gdl.data.registry import Dataset, DatasetError, get_dataset, register_dataset
 
 IMAGES = Path("img_align_celeba") / "img_align_celeba"
@@ -37,18 +45,10 @@ ATTRIBUTES = (
 )  # fmt: skip
 
 
-def _count(folder: Path) -> int:
-    from gdl.data.images import count_images
-
-    return count_images(folder)
-
-
 def _problems(ds: Dataset) -> list[str]:
-    from gdl.data.images import count_images
-
     root = ds.path()
     problems = []
-    if not (root / IMAGES).is_dir() or count_images(root / IMAGES) == 0:
+    if not has_images(root / IMAGES):
         problems.append(f"no images in {root / IMAGES}")
     csv_path = root / ATTR_CSV
     if not csv_path.is_file() or csv_path.stat().st_size == 0:
@@ -57,8 +57,6 @@ def _problems(ds: Dataset) -> list[str]:
 
 
 def _verify(ds: Dataset) -> list[str]:
-    from gdl.data.images import corrupt_images
-
     problems = corrupt_images(ds.path() / IMAGES)
     try:
         attributes(ds)
@@ -147,8 +145,6 @@ def load_faces(
     subset="validation"`` is the VAE notebook's labelled split. ``drop_remainder=True``
     keeps every batch full.
     """
-    from gdl.data.images import image_folder_dataset, list_images
-
     folder = ds.require() / IMAGES
     label_list = None
     if labels is not None:
@@ -172,8 +168,6 @@ def load_faces(
 def fixture_faces(ds: Dataset, root: Path, n: int = 32) -> None:
     """``n`` small JPEGs in the Kaggle folder layout and a matching attribute CSV
     (Blond_Hair is 1 for every third image)."""
-    from gdl.data.images import write_fixture_images
-
     base = root / ds.folder
     names = [f"{i:06d}.jpg" for i in range(1, n + 1)]
     write_fixture_images(base / IMAGES, names, (45, 55), seed=10)
@@ -209,7 +203,7 @@ FACES = register_dataset(
             "images": str(IMAGES),
             "expected": N_IMAGES,
             "unit": "images",
-            "count": lambda ds: _count(ds.path() / IMAGES),
+            "count": lambda ds: count_images(ds.path() / IMAGES),
         },
     )
 )

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gdl.data.images import corrupt_images, count_images, image_folder_dataset, write_fixture_images
+from gdl.data.images import (
+    corrupt_images,
+    count_images,
+    has_images,
+    image_folder_dataset,
+    write_fixture_images,
+)
 from gdl.data.registry import Dataset, register_dataset
 
 
 def _images_problems(ds: Dataset) -> list[str]:
     folder = ds.path() / ds.extra["images"]
-    if not folder.is_dir() or count_images(folder) == 0:
+    if not has_images(folder):
         return [f"no images in {folder}"]
     return []
 

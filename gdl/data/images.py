@@ -73,6 +73,11 @@ def count_images(folder: Path) -> int:
     )
 
 
+def has_images(folder: Path) -> bool:
+    """Whether ``folder`` holds at least one image (stops at the first)."""
+    return any(f.lower().endswith(IMAGE_FORMATS) for _, _, files in os.walk(folder) for f in files)
+
+
 def empty_images(folder: Path) -> list[Path]:
     """Zero-byte image files (what an interrupted unzip leaves); cheap: one stat each."""
     return [p for p in list_images(folder) if p.stat().st_size == 0]
