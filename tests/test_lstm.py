@@ -110,7 +110,7 @@ def test_text_generator_callback_and_print_probs(vectorizer):
     _, info = model.generate("recipe for", 4, temperature=0.2, seed=0, return_info=True)
     out = []
     print_probs(info, model.vocabulary, top_k=3, print_fn=out.append)
-    assert out[0] == "\nPROMPT: recipe for" and len(out) == 1 + 2 * 4 + 1
+    assert len(info) == 2 and out[0] == "\nPROMPT: recipe for" and len(out) == 2 * 4 + 1
 
 
 def test_save_load_keeps_the_vocabulary(vectorizer, tmp_path):
