@@ -78,7 +78,9 @@ def test_sampler_follows_the_probabilities():
     u1, u2 = rng.random((n, 1), dtype="float32"), rng.random((n, 1), dtype="float32")
     rep = lambda a: np.repeat(a, n, axis=0)  # noqa: E731
     s = ops.convert_to_numpy(
-        sample_discretized_logistic_mixture(rep(logits), rep(loc), rep(log_scale), u1[:, 0], u2[:, 0])
+        sample_discretized_logistic_mixture(
+            rep(logits), rep(loc), rep(log_scale), u1[:, 0], u2[:, 0]
+        )
     )
     assert s.min() >= 0 and s.max() <= 255 and np.all(s == np.round(s))
     p = ops.convert_to_numpy(discretized_logistic_mixture_probs(logits, loc, log_scale))[0]

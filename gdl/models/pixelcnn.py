@@ -190,7 +190,9 @@ class _AutoregressiveImage(keras.Model):
             for i in range(size):
                 for j in range(size):
                     out = self.predict(img, verbose=0)[:, i, j, :]
-                    value = self._sample_pixel(ops.convert_to_tensor(out), u[:, i, j, :], temperature)
+                    value = self._sample_pixel(
+                        ops.convert_to_tensor(out), u[:, i, j, :], temperature
+                    )
                     img[:, i, j, 0] = ops.convert_to_numpy(value)
         return np.asarray(ops.convert_to_numpy(img)).astype("int32")
 

@@ -8,7 +8,6 @@ the PixelCNN samplers write PNG grids.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,9 @@ def load_pixel_values(name: str, image_size: int, pixel_levels: int | None = Non
         train, test = x[order[:cut]], x[order[cut:]]
     elif name in ("fashion_mnist", "mnist"):
         (train, _), (test, _) = load(name)
-        train, test = (resize_images(a[..., None].astype("float32"), image_size) for a in (train, test))
+        train, test = (
+            resize_images(a[..., None].astype("float32"), image_size) for a in (train, test)
+        )
     else:
         raise SystemExit(f"the PixelCNNs train on fashion_mnist, mnist or digits, not {name!r}")
     out = []
@@ -114,8 +115,12 @@ class LSTMRecipe(Recipe):
         seed = g("seed", None)
         texts = [
             model.generate(
-                g("prompt", "recipe for"), g("max_tokens", 100), g("temperature", 1.0),
-                g("top_k", None), g("top_p", None), seed=None if seed is None else seed + k,
+                g("prompt", "recipe for"),
+                g("max_tokens", 100),
+                g("temperature", 1.0),
+                g("top_k", None),
+                g("top_p", None),
+                seed=None if seed is None else seed + k,
             )  # fmt: skip
             for k in range(g("num", None) or 1)
         ]
