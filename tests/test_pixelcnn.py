@@ -10,6 +10,7 @@ from gdl.models.pixelcnn import PixelCNN, PixelCNNMixture, compile_pixelcnn
 
 
 def _tiny(cls, **kw):
+    keras.utils.set_random_seed(0)
     base = dict(image_size=10, n_filters=8, residual_blocks=2)
     if cls is PixelCNNMixture:
         base.update(n_components=2, dropout=0.0)
@@ -124,11 +125,12 @@ def test_temperature_zero_is_greedy():
 
 
 def test_training_lowers_bits_per_dim():
-    model = compile_pixelcnn(_tiny(PixelCNN, image_size=6), learning_rate=1e-2)
+    keras.utils.set_random_seed(0)
+    model = compile_pixelcnn(_tiny(PixelCNN, image_size=6, n_filters=16), learning_rate=5e-3)
     x = np.zeros((32, 6, 6, 1), "float32")
-    x[:, :, 3:] = 3  # left half black, right half white
+    x[:, :, 3:] = 3  # left half black, right half white: every pixel is predictable
     before = model.bits_per_dim(x)
-    hist = model.fit(x, epochs=6, batch_size=16, verbose=0).history
+    hist = model.fit(x, epochs=8, batch_size=8, verbose=0).history
     assert "bits_per_dim" in hist
     assert model.bits_per_dim(x) < 0.25 * before
 
