@@ -182,3 +182,81 @@ def test_partial_folder_is_not_present(own_data):
         load("faces")
     shutil.rmtree(root / "celeba-dataset" / IMAGES)
     assert len(get_dataset("faces").problems()) == 2
+
+
+def test_every_fixture_passes_the_full_check(data_env, capsys):
+    from gdl.cli import main
+
+    assert main(["data", "check", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "faces: OK" in out and "music21_chorales: OK (embedded)" in out
+
+
+def test_list_on_a_fresh_machine_shows_every_dataset(tmp_path, monkeypatch, capsys):
+    from gdl.cli import main
+    from gdl.data import list_datasets
+
+    monkeypatch.setenv("GDL_DATA_DIR", str(tmp_path))
+    assert main(["data", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    status = {ln.split()[0]: ln.split()[1] for ln in lines[1:] if ln.split()[0] in list_datasets()}
+    assert set(status) >= {
+        "faces", "bricks", "recipes", "flowers", "wines", "cellosuites", "chorales",
+        "fashion_mnist", "mnist", "cifar10", "digits", "moons", "music21_chorales",
+    }  # fmt: skip
+    assert status["faces"] == "missing" and status["music21_chorales"] == "embedded"
+    assert any("gdl data download" in ln for ln in lines)
+
+
+def test_numpy_bilinear_resize_matches_keras():
+    """The digits' NumPy resize is keras.ops.image.resize(bilinear), up and down."""
+    import keras
+
+    from gdl.data.images import resize_bilinear
+
+    x = np.random.default_rng(0).random((3, 8, 8, 2)).astype("float32")
+    for size in (32, 28, 5, (12, 6)):
+        want = keras.ops.convert_to_numpy(
+            keras.ops.image.resize(x, (size, size) if isinstance(size, int) else size)
+        )
+        np.testing.assert_allclose(resize_bilinear(x, size), want, atol=1e-5)
+
+
+def test_check_notes_a_partial_copy(data_env, capsys):
+    from gdl.cli import main
+
+    assert main(["data", "check", "faces", "cellosuites"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 32 images; the book's copy has 202,599" in out
+    assert "note: 2 MIDI files; the book's copy has 36" in out
+
+
+def test_corrupt_attribute_row_is_named(own_data):
+    root = own_data("faces")
+    path = root / "celeba-dataset" / ATTR_CSV
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].replace(",-1", ",x", 1).replace(",1", ",x", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        DatasetError, match=r"list_attr_celeba.csv is corrupt.*row 4 is b'000003.jpg"
+    ):
+        attributes()
+
+
+def test_attribute_parser_handles_crlf(own_data):
+    root = own_data("faces")
+    path = root / "celeba-dataset" / ATTR_CSV
+    ids, names, values = attributes()
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    ids2, names2, values2 = attributes()
+    assert ids2 == ids and names2 == names and (values2 == values).all()
+
+
+def test_drop_remainder_keeps_batches_full(data_env):
+    n = len(list_images(data_env / "lego-brick-images/dataset"))
+    full = list(load("bricks", batch_size=5, image_size=8, drop_remainder=True))
+    assert len(full) == n // 5 and all(b.shape == (5, 8, 8, 1) for b in full)
+    x, y = next(
+        iter(load("faces", labels="Smiling", batch_size=5, image_size=8, drop_remainder=True))
+    )
+    assert x.shape == (5, 8, 8, 3) and y.shape == (5,)

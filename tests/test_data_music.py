@@ -3,6 +3,8 @@ music21 chorale conversion checked on known facts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -117,3 +119,25 @@ def test_music21_damaged_cache_entry_is_redone(chorale_cache):
     entry.write_bytes(b"garbage")
     data = load("music21_chorales", limit=1)
     assert sum(len(v) for v in data.values()) == 1 and np.load(entry).shape[1] == 4
+
+
+def test_cached_load_needs_no_music21_import(chorale_cache):
+    """Once converted, loading reads the cache's index and arrays only."""
+    import os
+    import subprocess
+    import sys
+
+    load("music21_chorales", limit=3)
+    assert (chorale_cache() / "index.json").is_file()
+    code = (
+        "import sys; from gdl.data import load; d = load('music21_chorales', limit=3); "
+        "print(sum(map(len, d.values())), 'music21' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["3", "False"]

@@ -259,6 +259,10 @@ def finish_install(ds: Dataset, staging: Path) -> Path:
     os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    try:
+        staging.parent.rmdir()  # the staging root, when no other download is pending
+    except OSError:
+        pass
     return target
 
 

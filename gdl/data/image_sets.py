@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gdl.data.images import corrupt_images, count_images, image_folder_dataset, write_fixture_images
+from gdl.data.images import (
+    corrupt_images,
+    count_images,
+    has_images,
+    image_folder_dataset,
+    write_fixture_images,
+)
 from gdl.data.registry import Dataset, register_dataset
 
 
 def _images_problems(ds: Dataset) -> list[str]:
     folder = ds.path() / ds.extra["images"]
-    if not folder.is_dir() or count_images(folder) == 0:
+    if not has_images(folder):
         return [f"no images in {folder}"]
     return []
 
@@ -39,9 +45,11 @@ def load_bricks(
     shuffle: bool = True,
     seed: int = 42,
     cache: bool | str = False,
+    drop_remainder: bool = False,
 ):
     """The DCGAN notebook's bricks: grayscale ``(B, 64, 64, 1)`` float32 in [-1, 1]
-    (the book's ``(x - 127.5) / 127.5``), batched by 128, shuffled with seed 42."""
+    (the book's ``(x - 127.5) / 127.5``), batched by 128, shuffled with seed 42
+    (``drop_remainder=True`` keeps every batch full)."""
     return image_folder_dataset(
         ds.require() / ds.extra["images"],
         image_size=image_size,
@@ -51,6 +59,7 @@ def load_bricks(
         shuffle=shuffle,
         seed=seed,
         cache=cache,
+        drop_remainder=drop_remainder,
     )
 
 
@@ -124,7 +133,12 @@ BRICKS = register_dataset(
         downloader=_download,
         fixture=fixture_bricks,
         chapters=("04",),
-        extra={"images": "dataset"},
+        extra={
+            "images": "dataset",
+            "expected": 40_000,
+            "unit": "images",
+            "count": lambda ds: count_images(ds.path() / "dataset"),
+        },
     )
 )
 

@@ -22,6 +22,32 @@ def resize_images(
     return np.asarray(keras.ops.convert_to_numpy(out))
 
 
+def _bilinear_weights(n_in: int, n_out: int) -> np.ndarray:
+    """``(n_out, n_in)`` matrix of bilinear interpolation with half-pixel centres, edge
+    clamped: what ``tf.image.resize(..., "bilinear")`` (and so keras.ops) computes."""
+    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    w = src - lo
+    m = np.zeros((n_out, n_in))
+    np.add.at(m, (np.arange(n_out), lo), 1 - w)
+    np.add.at(m, (np.arange(n_out), hi), w)
+    return m
+
+
+def resize_bilinear(x: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """NumPy twin of :func:`resize_images` (bilinear, no antialiasing) for ``(N, H, W, C)``
+    float arrays, without importing a deep-learning backend (the embedded digits use it,
+    so they load in a second)."""
+    if isinstance(size, int):
+        size = (size, size)
+    x = np.asarray(x, np.float32)
+    mh = _bilinear_weights(x.shape[1], size[0]).astype(np.float32)
+    mw = _bilinear_weights(x.shape[2], size[1]).astype(np.float32)
+    rows = np.matmul(mh, x.transpose(0, 3, 1, 2))  # (N, C, h, W): rows first, then columns
+    return np.matmul(rows, mw.T).transpose(0, 2, 3, 1)
+
+
 IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 _MAGIC = {
     ".jpg": (b"\xff\xd8\xff",),
@@ -45,6 +71,11 @@ def count_images(folder: Path) -> int:
     return sum(
         1 for _, _, files in os.walk(folder) for f in files if f.lower().endswith(IMAGE_FORMATS)
     )
+
+
+def has_images(folder: Path) -> bool:
+    """Whether ``folder`` holds at least one image (stops at the first)."""
+    return any(f.lower().endswith(IMAGE_FORMATS) for _, _, files in os.walk(folder) for f in files)
 
 
 def empty_images(folder: Path) -> list[Path]:
@@ -105,12 +136,15 @@ def image_folder_dataset(
     interpolation: str = "bilinear",
     cache: bool | str = False,
     prefetch: bool = True,
+    drop_remainder: bool = False,
 ):
     """The book's image pipeline: ``keras.utils.image_dataset_from_directory(folder,
     labels=labels, color_mode=..., image_size=..., batch_size=..., shuffle, seed=42,
     interpolation="bilinear")`` then scaling to ``value_range`` (``None`` keeps 0..255),
     optionally cached (``cache=True`` in memory, or a file path) and prefetched.
 
+    ``drop_remainder=True`` batches after scaling/caching and drops the last partial
+    batch (models whose noise shape is tied to the batch size need it).
     ``labels`` is ``None`` (images only) or a list of integer labels aligned with
     :func:`list_images` order; the dataset then yields ``(images, labels)``.
     A zero-byte image (interrupted unzip) raises :class:`DatasetError` naming it; run
@@ -137,7 +171,7 @@ def image_folder_dataset(
         label_mode=None if labels is None else "int",
         color_mode=color_mode,
         image_size=image_size,
-        batch_size=batch_size,
+        batch_size=None if drop_remainder else batch_size,
         shuffle=shuffle,
         seed=seed,
         validation_split=validation_split,
@@ -155,6 +189,8 @@ def image_folder_dataset(
             )
     if cache:
         ds = ds.cache() if cache is True else ds.cache(str(cache))
+    if drop_remainder and batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=True)
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
     return ds

@@ -74,6 +74,7 @@ class KagglehubClient:
         import kagglehub
 
         kagglehub.dataset_download(slug, output_dir=str(dest), force_download=True)
+        shutil.rmtree(dest / ".complete", ignore_errors=True)  # kagglehub's own markers
 
 
 class OfficialKaggleClient:

@@ -17,6 +17,7 @@ as MIDI files.
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from pathlib import Path
@@ -163,9 +164,9 @@ def chorale_split(name: str) -> str:
 
 
 def music21_cache_dir() -> Path:
-    import music21
+    from importlib.metadata import version
 
-    return cache_dir() / "music21_chorales" / f"{CONVERSION_VERSION}-m21-{music21.__version__}"
+    return cache_dir() / "music21_chorales" / f"{CONVERSION_VERSION}-m21-{version('music21')}"
 
 
 def _convert_cached(name: str, folder: Path) -> np.ndarray | None:
@@ -193,11 +194,22 @@ def _convert_cached(name: str, folder: Path) -> np.ndarray | None:
     return roll
 
 
-def corpus_chorale_names() -> list[str]:
-    """The names of the 371 chorales in music21's corpus, in Riemenschneider order."""
+def corpus_chorale_names(folder: Path | None = None) -> list[str]:
+    """The names of the 371 chorales in music21's corpus, in Riemenschneider order
+    (read from the cache's ``index.json`` when there, which spares importing music21)."""
+    index = (folder or music21_cache_dir()) / "index.json"
+    try:
+        return json.loads(index.read_text())
+    except (OSError, ValueError):
+        pass
     from music21 import corpus
 
-    return list(corpus.chorales.Iterator(returnType="filename"))
+    names = list(corpus.chorales.Iterator(returnType="filename"))
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(f".index.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(names))
+    os.replace(tmp, index)
+    return names
 
 
 def load_music21_chorales(
@@ -210,10 +222,10 @@ def load_music21_chorales(
     ``load("music21_chorales", limit=8)``). Conversions are cached on disk (see the module
     docstring). ``with_names`` also returns ``{"train": [names], ...}``.
     """
-    names = corpus_chorale_names()
+    folder = music21_cache_dir()
+    names = corpus_chorale_names(folder)
     if limit is not None:
         names = names[:limit]
-    folder = music21_cache_dir()
     out: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
     kept: dict[str, list[str]] = {s: [] for s in SPLITS}
     for name in names:
@@ -318,6 +330,11 @@ CELLOSUITES = register_dataset(
         downloader=_download_cellosuites,
         fixture=fixture_cellosuites,
         chapters=("11",),
-        extra={"files": CELLO_FILES},
+        extra={
+            "files": CELLO_FILES,
+            "expected": len(CELLO_FILES),
+            "unit": "MIDI files",
+            "count": lambda ds: len(_midi_files(ds.path())),
+        },
     )
 )

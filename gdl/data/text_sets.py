@@ -52,7 +52,12 @@ def load_recipes(ds: Dataset, limit: int | None = None) -> list[str]:
     """``"Recipe for {title} | {directions joined by spaces}"`` for every recipe whose
     title and directions are present (the LSTM notebook's ``filtered_data``).
     ``limit`` keeps the first ``limit`` strings."""
-    data = read_json_list(ds.require() / ds.extra["file"])
+    return recipes_from_json(ds.require() / ds.extra["file"], limit)
+
+
+def recipes_from_json(path: str | Path, limit: int | None = None) -> list[str]:
+    """:func:`load_recipes` for any JSON file in the Epicurious format (your own data)."""
+    data = read_json_list(Path(path))
     texts = [
         "Recipe for " + x["title"] + " | " + " ".join(x["directions"])
         for x in data
@@ -64,7 +69,12 @@ def load_recipes(ds: Dataset, limit: int | None = None) -> list[str]:
 def load_wines(ds: Dataset, limit: int | None = None) -> list[str]:
     """``"wine review : {country} : {province} : {variety} : {description}"`` for every
     review with all four fields (the GPT notebook's ``filtered_data``)."""
-    data = read_json_list(ds.require() / ds.extra["file"])
+    return wines_from_json(ds.require() / ds.extra["file"], limit)
+
+
+def wines_from_json(path: str | Path, limit: int | None = None) -> list[str]:
+    """:func:`load_wines` for any JSON file in the Wine Enthusiast format (your own data)."""
+    data = read_json_list(Path(path))
     keys = ("country", "province", "variety", "description")
     texts = [
         "wine review : " + " : ".join(x[k] for k in keys)
