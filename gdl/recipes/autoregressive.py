@@ -1,0 +1,214 @@
+"""``gdl train lstm|pixelcnn|pixelcnn_md``: chapter 5's autoregressive models.
+
+Offline data: ``--data digits`` (embedded) for the PixelCNNs; for the LSTM, any
+registered text dataset (``recipes`` by default, ``wines``) or a ``.txt`` file with one
+document per line. ``gdl sample lstm`` prints the generated text and writes it to a file;
+the PixelCNN samplers write PNG grids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gdl.recipes.base import Recipe, TrainData, register
+
+
+# -- data -------------------------------------------------------------------
+def load_pixel_values(name: str, image_size: int, pixel_levels: int | None = None, seed: int = 0):
+    """``(train, test)`` integer images ``(N, size, size, 1)`` as float32 for the PixelCNNs.
+
+    The images are resized bilinearly to ``image_size`` (the book's ``tf.image.resize``);
+    with ``pixel_levels`` they become the book's levels ``int(x / (256 / L))``, otherwise
+    they are rounded to integers 0..255. (The book's mixture notebook feeds the
+    non-integer resized values to a distribution over integers; gdl rounds them.)
+    ``fashion_mnist`` uses its test split; ``digits`` (embedded) a fixed 80/20 split.
+    """
+    from gdl.data import load
+    from gdl.data.images import resize_images
+
+    if name == "digits":
+        x = load("digits", size=image_size, channels=1, value_range=(0.0, 255.0))
+        order = np.random.default_rng(seed).permutation(len(x))
+        cut = int(0.8 * len(x))
+        train, test = x[order[:cut]], x[order[cut:]]
+    elif name in ("fashion_mnist", "mnist"):
+        (train, _), (test, _) = load(name)
+        train, test = (
+            resize_images(a[..., None].astype("float32"), image_size) for a in (train, test)
+        )
+    else:
+        raise SystemExit(f"the PixelCNNs train on fashion_mnist, mnist or digits, not {name!r}")
+    out = []
+    for x in (train, test):
+        x = np.clip(x, 0, 255)
+        x = (x / (256 / pixel_levels)).astype("int32") if pixel_levels else np.round(x)
+        out.append(x.astype("float32"))
+    return tuple(out)
+
+
+def load_texts(name: str) -> list[str]:
+    """Texts of a registered dataset (``recipes``, ``wines``) or of a ``.txt`` file (one per
+    line), with punctuation padded into tokens (the book's ``pad_punctuation``)."""
+    from gdl.data import load
+    from gdl.data.text import pad_punctuation
+
+    path = Path(name)
+    if path.suffix == ".txt" and path.is_file():
+        texts = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    elif path.suffix:
+        raise SystemExit(f"{name}: give a registered text dataset or a .txt file, one text a line")
+    else:
+        texts = load(name)
+    if not texts:
+        raise SystemExit(f"{name} holds no text")
+    return [pad_punctuation(t) for t in texts]
+
+
+# -- LSTM -------------------------------------------------------------------
+@register
+class LSTMRecipe(Recipe):
+    name = "lstm"
+    help = "chapter 5 LSTM text generator on Epicurious recipes (2,407,248 parameters)"
+    chapter = "05"
+    epochs = 25
+    batch_size = 32
+    default_data = "recipes"
+    sample_suffix = ".txt"
+
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--vocab-size", type=int, default=10000, help="book: 10000")
+        parser.add_argument("--seq-len", type=int, default=200, help="book: 200")
+        parser.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
+        parser.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
+        parser.add_argument("--bidirectional", action="store_true")
+        parser.add_argument("--prompt", default="recipe for", help="sampling prompt")
+        parser.add_argument("--max-tokens", type=int, default=100)
+        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--top-k", type=int, default=None)
+        parser.add_argument("--top-p", type=float, default=None)
+
+    def load_data(self, args):
+        from gdl.data.text import language_model_dataset, make_vectorizer
+
+        texts = load_texts(args.data or self.default_data)
+        batch = args.batch_size or self.batch_size
+        vectorize = make_vectorizer(texts, args.vocab_size, args.seq_len, batch)
+        ds = language_model_dataset(texts, vectorize, batch_size=batch, seed=args.seed or 42)
+        return TrainData(x=ds, info={"vocabulary": vectorize.get_vocabulary()})
+
+    def build(self, args, data):
+        from gdl.models.lstm import LSTMTextGenerator, compile_lstm
+
+        model = LSTMTextGenerator(
+            vocabulary=data.info["vocabulary"],
+            cell=args.cell,
+            num_layers=args.layers,
+            bidirectional=args.bidirectional,
+        )
+        return compile_lstm(model)
+
+    def sample(self, model, args, out, info):
+        g = lambda k, d: getattr(args, k, d)  # noqa: E731  (epoch samples pass few options)
+        seed = g("seed", None)
+        texts = [
+            model.generate(
+                g("prompt", "recipe for"),
+                g("max_tokens", 100),
+                g("temperature", 1.0),
+                g("top_k", None),
+                g("top_p", None),
+                seed=None if seed is None else seed + k,
+            )  # fmt: skip
+            for k in range(g("num", None) or 1)
+        ]
+        text = "\n\n".join(texts) + "\n"
+        print(text)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        return [out]
+
+
+# -- PixelCNNs --------------------------------------------------------------
+class _PixelRecipe(Recipe):
+    chapter = "05"
+    batch_size = 128
+    default_data = "fashion_mnist"
+    image_size = 16
+    default_num = 10
+
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--image-size", type=int, default=cls.image_size)
+        parser.add_argument("--filters", type=int, default=128, help="book: 128")
+        parser.add_argument("--blocks", type=int, default=5, help="residual blocks (book: 5)")
+        parser.add_argument("--temperature", type=float, default=1.0)
+
+    def levels(self):
+        return None
+
+    def load_data(self, args):
+        train, test = load_pixel_values(
+            args.data or self.default_data, args.image_size, self.levels(), seed=args.seed or 0
+        )
+        return TrainData(
+            x=train,
+            validation=(test,),
+            batch_size=args.batch_size or self.batch_size,
+            info={"x_test": test},
+        )
+
+    def model(self, args):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def build(self, args, data):
+        from gdl.models.pixelcnn import compile_pixelcnn
+
+        return compile_pixelcnn(self.model(args))
+
+    def sample(self, model, args, out, info):
+        from gdl.plotting import save_grid
+
+        n = getattr(args, "num", None) or self.default_num
+        images = model.generate(
+            n, temperature=getattr(args, "temperature", 1.0), seed=getattr(args, "seed", None)
+        )
+        top = (model.pixel_levels - 1) if hasattr(model, "pixel_levels") else 255
+        return [save_grid(images, out, ncols=min(n, 10), value_range=(0, top), scale=4)]
+
+
+@register
+class PixelCNNRecipe(_PixelRecipe):
+    name = "pixelcnn"
+    help = "chapter 5 PixelCNN, 16x16 Fashion-MNIST with 4 pixel levels (307,460 parameters)"
+    epochs = 150
+
+    def levels(self):
+        return 4
+
+    def model(self, args):
+        from gdl.models.pixelcnn import PixelCNN
+
+        return PixelCNN(args.image_size, 4, args.filters, args.blocks)
+
+
+@register
+class PixelCNNMixtureRecipe(_PixelRecipe):
+    name = "pixelcnn_md"
+    help = "chapter 5 PixelCNN with a mixture of 5 discretized logistics, 32x32 Fashion-MNIST"
+    epochs = 10
+    image_size = 32
+    default_num = 4
+
+    @classmethod
+    def add_arguments(cls, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--components", type=int, default=5, help="book: 5")
+
+    def model(self, args):
+        from gdl.models.pixelcnn import PixelCNNMixture
+
+        return PixelCNNMixture(args.image_size, args.components, args.filters, args.blocks)

@@ -1,0 +1,57 @@
+"""``gdl train|sample pixelcnn|pixelcnn_md|lstm`` end to end on offline data."""
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from gdl.cli import main
+from gdl.recipes.autoregressive import load_pixel_values
+
+
+def test_pixel_values_are_the_books_levels():
+    train, test = load_pixel_values("digits", 16, pixel_levels=4)
+    assert train.shape[1:] == (16, 16, 1) and len(test) == 360
+    assert set(np.unique(train)) == {0, 1, 2, 3}
+    raw, _ = load_pixel_values("digits", 16)
+    np.testing.assert_array_equal(np.abs(raw / 64 - train).max() <= 1, True)
+    assert raw.max() == 255 and np.all(raw == np.round(raw))
+
+
+@pytest.mark.parametrize("name", ["pixelcnn", "pixelcnn_md"])
+def test_train_then_sample_png(name, tmp_path, data_env):
+    run = tmp_path / name
+    small = ["--image-size", "5", "--filters", "8", "--blocks", "1"]
+    args = ["--data", "digits", "--epochs", "1", "--steps-per-epoch", "2", "--verbose", "0"]
+    assert main(["train", name, *args, *small, "--run-dir", str(run)]) == 0
+    model = keras.saving.load_model(run / "model.keras")
+    assert model.image_size == 5
+    out = tmp_path / "s.png"
+    assert main(["sample", name, "--run-dir", str(run), "--out", str(out), "--num", "3",
+                 "--seed", "1", "--temperature", "0.5"]) == 0  # fmt: skip
+    assert Image.open(out).size[1] >= 5 * 4
+
+
+def test_lstm_train_then_sample_text(tmp_path, data_env, capsys):
+    f = tmp_path / "mine.txt"
+    f.write_text("Recipe for toast | Toast the bread.\nRecipe for tea | Boil water.\n" * 4)
+    run = tmp_path / "lstm"
+    small = ["--vocab-size", "50", "--seq-len", "10", "--max-tokens", "8"]
+    assert main(["train", "lstm", "--data", str(f), "--epochs", "1", "--verbose", "0", *small,
+                 "--run-dir", str(run)]) == 0  # fmt: skip
+    assert "toast" in keras.saving.load_model(run / "model.keras").vocabulary
+    out = tmp_path / "t.txt"
+    capsys.readouterr()
+    assert main(["sample", "lstm", "--run-dir", str(run), "--out", str(out), "--num", "2",
+                 "--seed", "0", "--prompt", "recipe for tea", "--top-k", "5"]) == 0  # fmt: skip
+    assert out.read_text().count("recipe for tea") == 2
+    assert "recipe for tea" in capsys.readouterr().out
+
+
+def test_lstm_default_data_is_the_recipes_dataset(data_env):
+    from gdl.recipes.autoregressive import load_texts
+
+    texts = load_texts("recipes")
+    assert texts and texts[0].startswith("Recipe for ") and " | " in texts[0]
+    with pytest.raises(SystemExit, match="txt"):
+        load_texts("my_texts.csv")
