@@ -237,10 +237,11 @@ class TransformerBlock(keras.layers.Layer):
         }
 
 
-def compile_stateless(owner, fn):
+def compile_stateless(owner, fn, jit_compile: bool = False):
     """Compile ``fn(*tensors)`` (a decode step that calls ``owner``'s layers) for the backend.
 
-    * tensorflow: ``tf.function`` (traced once per input signature: keep shapes fixed);
+    * tensorflow: ``tf.function`` (traced once per input signature: keep shapes fixed;
+      pass tensors, not Python numbers), with XLA when ``jit_compile``;
     * jax: ``jax.jit`` of a pure function receiving ``owner.variables``' current values
       through a ``keras.StatelessScope``, so later weight updates are seen (a plain
       ``jax.jit`` would bake the weights in as constants);
@@ -252,7 +253,7 @@ def compile_stateless(owner, fn):
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, reduce_retracing=True)
+        return tf.function(fn, jit_compile=jit_compile)
     if backend == "jax":
         import jax
 

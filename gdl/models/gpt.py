@@ -39,7 +39,7 @@ from keras import ops
 from gdl.data.text import pad_punctuation
 from gdl.layers.embeddings import TokenAndPositionEmbedding
 from gdl.layers.transformer import TransformerBlock, compile_stateless
-from gdl.sampling import filter_probs, sample_from_probs
+from gdl.sampling import filter_logits
 
 __all__ = ["GPT", "Generation", "attention_html", "plot_attention", "top_k_table"]
 
@@ -73,13 +73,6 @@ class Generation:
     @property
     def num_steps(self) -> int:
         return int(self.attention.shape[0])
-
-
-def _softmax64(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype("float64")
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 @keras.saving.register_keras_serializable(package="gdl")
@@ -147,6 +140,9 @@ class GPT(keras.Model):
         ]
         self.head = keras.layers.Dense(self.vocab_size, name="head")
         self._compiled = {}
+        # tensorflow: steps are tf.function graphs; True adds XLA (slower to compile and,
+        # measured on CPU, not faster overall). jax always jits them.
+        self.jit_generate = False
         self.build((None, None))
 
     def build(self, input_shape=None):
@@ -210,20 +206,42 @@ class GPT(keras.Model):
         return " ".join(self.vocabulary[int(i)] for i in ids if int(i) != 0)
 
     # -- compiled pieces of generation --------------------------------------------------------
-    def _fn(self, name):
-        if name not in self._compiled:
-            self._compiled[name] = compile_stateless(self, getattr(self, f"_{name}_step"))
-        return self._compiled[name]
+    # Each step returns (next token (B,), top ids (B,k), top probs (B,k), logits (B,V),
+    # attention row (B,H,max_len)[, caches]); sampling runs inside the compiled step from a
+    # uniform number drawn on the host, so both paths sample identically from equal logits.
+    def _fn(self, name, cfg):
+        key = (name, *cfg)
+        if key not in self._compiled:
+            step = getattr(self, f"_{name}_step")
 
-    def _last_block_row(self, scores, row):
-        return ops.take(scores, row, axis=2)  # (B, H, S)
+            def fn(*args):
+                return step(*args, cfg=cfg)
 
-    def _full_step(self, tokens, row):
+            self._compiled[key] = compile_stateless(self, fn, jit_compile=self.jit_generate)
+        return self._compiled[key]
+
+    def _choose(self, logits, u, cfg):
+        """Sample one token per row by inverse CDF of the filtered distribution at ``u``
+        (what :func:`gdl.sampling.sample_from_probs` does, here in keras.ops)."""
+        temperature, top_k, top_p, num_top = cfg
+        logits = ops.cast(logits, "float32")
+        if temperature == 0:
+            token = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            probs = ops.one_hot(token, self.vocab_size)
+        else:
+            probs = ops.softmax(filter_logits(logits, temperature, top_k, top_p), axis=-1)
+            below = ops.cast(ops.cumsum(probs, axis=-1) < u, "int32")
+            token = ops.minimum(ops.sum(below, axis=-1), self.vocab_size - 1)
+        top_probs, top_ids = ops.top_k(probs, num_top)
+        return token, top_ids, top_probs
+
+    def _full_step(self, tokens, row, u, cfg):
         """Full re-run: the whole fixed-size buffer through the model; logits at ``row``."""
         logits, scores = self.logits_and_attention(tokens)
-        return ops.take(logits, row, axis=1), self._last_block_row(scores[-1], row)
+        logits = ops.take(logits, row, axis=1)
+        return (*self._choose(logits, u, cfg), logits, ops.take(scores[-1], row, axis=2))
 
-    def _prefill_step(self, tokens, row):
+    def _prefill_step(self, tokens, row, u, cfg):
         """Fill fresh caches from the whole buffer; logits at ``row``."""
         batch = ops.shape(tokens)[0]
         x = self.embedding(tokens)
@@ -232,17 +250,19 @@ class GPT(keras.Model):
             cache = block.init_cache(batch, self.max_len)
             x, s, cache = block.call_with_cache(x, cache, 0)
             caches.append(cache)
-        h = ops.take(x, row, axis=1)
-        return self.head(h), self._last_block_row(s, row), tuple(caches)
+        logits = self.head(ops.take(x, row, axis=1))
+        att = ops.take(s, row, axis=2)
+        return (*self._choose(logits, u, cfg), logits, att, tuple(caches))
 
-    def _decode_step(self, token, index, caches):
+    def _decode_step(self, token, index, caches, u, cfg):
         """One new token ``(B, 1)`` at position ``index`` -> logits for ``index + 1``."""
         x = self.embedding(token, start_index=index)
         new = []
         for block, cache in zip(self.blocks, caches):
             x, s, cache = block.call_with_cache(x, cache, index)
             new.append(cache)
-        return self.head(x[:, 0]), s[:, :, 0], tuple(new)
+        logits = self.head(x[:, 0])
+        return (*self._choose(logits, u, cfg), logits, s[:, :, 0], tuple(new))
 
     # -- generation ------------------------------------------------------------------------
     def _prompt_ids(self, prompt) -> list[list[int]]:
@@ -289,6 +309,8 @@ class GPT(keras.Model):
                 f"max_tokens={max_tokens} exceeds the model's max_len={self.max_len} "
                 f"(its learned position table); ask for at most {self.max_len}"
             )
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 is greedy), got {temperature}")
         lengths = np.array([len(r) for r in rows])
         if lengths.max() > max_tokens:
             raise ValueError(f"a prompt has {lengths.max()} tokens, more than max_tokens")
@@ -297,27 +319,28 @@ class GPT(keras.Model):
         for i, r in enumerate(rows):
             buf[i, : len(r)] = r
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        cfg = (float(temperature), top_k or None, top_p, min(num_top, self.vocab_size))
 
         def t(v):
             return ops.convert_to_tensor(v, dtype="int32")
 
+        def u():
+            return ops.convert_to_tensor(rng.random((batch, 1)), dtype="float32")
+
         if use_cache:
-            logits, att, caches = self._fn("prefill")(t(buf), t(start - 1))
+            *out, caches = self._fn("prefill", cfg)(t(buf), t(start - 1), u())
         else:
-            logits, att = self._fn("full")(t(buf), t(start - 1))
+            out = self._fn("full", cfg)(t(buf), t(start - 1), u())
         done = np.zeros(batch, bool)
         attn, top_t, top_p_, all_logits = [], [], [], []
         for pos in range(start, max_tokens):
-            logits = ops.convert_to_numpy(logits)
-            probs = filter_probs(_softmax64(logits), temperature, top_k, top_p)
-            sampled = sample_from_probs(probs, rng=rng)
+            sampled, ids, probs, logits, att = (ops.convert_to_numpy(a) for a in out)
             forced = pos < lengths
             token = np.where(forced, buf[:, pos], np.where(done, 0, sampled)).astype("int32")
             buf[:, pos] = token
-            attn.append(ops.convert_to_numpy(att))
-            order = np.argsort(-probs, axis=-1, kind="stable")[:, :num_top]
-            top_t.append(order)
-            top_p_.append(np.take_along_axis(probs, order, axis=-1))
+            attn.append(att)
+            top_t.append(ids)
+            top_p_.append(probs)
             if return_logits:
                 all_logits.append(logits)
             if stop_at_end:
@@ -325,9 +348,11 @@ class GPT(keras.Model):
             if done.all() or pos + 1 == max_tokens:
                 break
             if use_cache:
-                logits, att, caches = self._fn("decode")(t(buf[:, pos : pos + 1]), t(pos), caches)
+                *out, caches = self._fn("decode", cfg)(
+                    t(buf[:, pos : pos + 1]), t(pos), caches, u()
+                )
             else:
-                logits, att = self._fn("full")(t(buf), t(pos))
+                out = self._fn("full", cfg)(t(buf), t(pos), u())
         steps = len(attn)
         tokens = buf[:, : start + steps]
         texts = [self.decode(r) for r in tokens] if self.vocabulary is not None else []
@@ -341,11 +366,11 @@ class GPT(keras.Model):
             prompt_lengths=lengths,
             start=start,
             texts=texts,
-            attention=np.stack(attn) if attn else np.zeros((0, batch, self.num_heads, 0)),
-            top_tokens=np.stack(top_t) if top_t else np.zeros((0, batch, num_top), int),
-            top_probs=np.stack(top_p_) if top_p_ else np.zeros((0, batch, num_top)),
+            attention=np.stack(attn),
+            top_tokens=np.stack(top_t),
+            top_probs=np.stack(top_p_),
             vocabulary=self.vocabulary,
-            logits=np.stack(all_logits) if return_logits and all_logits else None,
+            logits=np.stack(all_logits) if return_logits else None,
             words=words,
         )
 
