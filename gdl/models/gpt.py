@@ -437,8 +437,9 @@ def top_k_table(gen: Generation, row: int = 0, steps=None, max_steps: int = 10) 
     return table
 
 
-def plot_attention(gen: Generation, row: int = 0, path=None, ax=None):
-    """Heatmap: generated word (rows) x earlier word (columns), head-averaged attention."""
+def plot_attention(gen: Generation, row: int = 0, path=None, ax=None, max_steps: int | None = None):
+    """Heatmap: generated word (rows) x earlier word (columns), head-averaged attention
+    (the first ``max_steps`` generated words; all by default)."""
     import matplotlib
 
     if ax is None:
@@ -449,17 +450,17 @@ def plot_attention(gen: Generation, row: int = 0, path=None, ax=None):
     else:
         fig = ax.figure
     vocab = gen.vocabulary
-    n = int(gen.start + gen.num_steps)
-    grid = np.full((gen.num_steps, n), np.nan)
-    for s in range(gen.num_steps):
+    steps = gen.num_steps if max_steps is None else min(max_steps, gen.num_steps)
+    n = int(gen.start + steps)
+    grid = np.full((steps, n), np.nan)
+    for s in range(steps):
         pos = gen.start + s
         grid[s, :pos] = gen.attention[s, row].mean(axis=0)[:pos]
     cmap = matplotlib.colormaps["Greens"].with_extremes(bad="white")
     ax.imshow(grid, cmap=cmap, aspect="auto", vmin=0)
     ax.set_xticks(range(n), [_word(vocab, t) for t in gen.tokens[row, :n]], rotation=90)
     ax.set_yticks(
-        range(gen.num_steps),
-        [_word(vocab, gen.tokens[row, gen.start + s]) for s in range(gen.num_steps)],
+        range(steps), [_word(vocab, gen.tokens[row, gen.start + s]) for s in range(steps)]
     )
     ax.set_xlabel("attended word")
     ax.set_ylabel("generated word")

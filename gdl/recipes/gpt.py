@@ -87,10 +87,10 @@ class GPTRecipe(Recipe):
         parser.add_argument("--max-len", type=int, default=80, help="book: 80")
 
     def load_data(self, args: argparse.Namespace) -> TrainData:
-        from gdl.data.text import language_model_dataset, make_vectorizer
+        from gdl.data.text import language_model_dataset, make_vectorizer, pad_punctuation
 
         limit = args.limit or (256 if smoke_mode() else None)
-        texts = load_texts(args.data or self.default_data, limit)
+        texts = [pad_punctuation(t) for t in load_texts(args.data or self.default_data, limit)]
         batch = args.batch_size or self.batch_size
         vectorize = make_vectorizer(texts, args.vocab_size, args.max_len, batch)
         ds = language_model_dataset(texts, vectorize, batch_size=batch)
