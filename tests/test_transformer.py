@@ -104,6 +104,12 @@ def test_book_gpt_block_parameter_count():
     assert block.count_params() == 658_688  # book: TransformerBlock(2, 256, 256, 256)
 
 
+def test_book_music_block_parameter_count():
+    block = TransformerBlock(num_heads=5, key_dim=256, embed_dim=256, ff_dim=256, dropout_rate=0.3)
+    block.build((None, None, 256))
+    assert block.count_params() == 1_447_424  # book: music Transformer without its vocabularies
+
+
 def _layer_norm(x, gamma, beta, eps):
     mu = x.mean(-1, keepdims=True)
     var = x.var(-1, keepdims=True)
