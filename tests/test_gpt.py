@@ -81,6 +81,12 @@ def test_kv_cache_equals_full_rerun_at_every_step(model, kw):
     np.testing.assert_allclose(cached.logits, full.logits, atol=1e-5)
     np.testing.assert_array_equal(cached.tokens, full.tokens)
     np.testing.assert_allclose(cached.attention, full.attention, atol=1e-5)
+    # the default path: the whole cached loop compiled as one call
+    fast = model.generate(prompts, **{**common, "return_logits": False})
+    np.testing.assert_array_equal(fast.tokens, full.tokens)
+    np.testing.assert_allclose(fast.attention, full.attention, atol=1e-5)
+    np.testing.assert_array_equal(fast.top_tokens, full.top_tokens)
+    np.testing.assert_allclose(fast.top_probs, full.top_probs, atol=1e-5)
     # longer prompts are kept as given
     assert cached.texts[2].startswith("wine review : italy : red cherry")
     # and the cached logits are the model's own (book-style: run the model on the prefix)
@@ -130,9 +136,14 @@ def test_top_k_and_top_p_never_leave_the_allowed_set(model, top_k, top_p):
 
 
 def test_same_seed_same_text_and_rows_stop_at_the_end_token(model):
-    a = model.generate("wine review", max_tokens=20, seed=5, num=4)
-    b = model.generate("wine review", max_tokens=20, seed=5, num=4)
+    a = model.generate("wine review", max_tokens=20, temperature=2.0, seed=5, num=8)
+    b = model.generate("wine review", max_tokens=20, temperature=2.0, seed=5, num=8)
     np.testing.assert_array_equal(a.tokens, b.tokens)
+    c = model.generate(
+        "wine review", max_tokens=20, temperature=2.0, seed=5, num=8, use_cache=False
+    )
+    np.testing.assert_array_equal(a.tokens, c.tokens)
+    assert a.num_steps == c.num_steps
     for row in a.tokens:
         ends = np.flatnonzero(row[2:] == 0)
         if ends.size:

@@ -264,6 +264,43 @@ class GPT(keras.Model):
         logits = self.head(x[:, 0])
         return (*self._choose(logits, u, cfg), logits, s[:, :, 0], tuple(new))
 
+    def _loop_step(self, buf, lengths, start, end, uniforms, stop, cfg):
+        """The whole cached generation in one compiled call: prefill, then a while loop of
+        decode steps writing tokens, attention rows and top-k into fixed-size buffers.
+        Same rules (forced prompt tokens, end token, one uniform per step) as the Python
+        loop of :meth:`generate`."""
+        batch, size, k = ops.shape(buf)[0], self.max_len, cfg[3]
+        sampled, ids, probs, _, att, caches = self._prefill_step(buf, start - 1, uniforms[0], cfg)
+        att_buf = ops.zeros((size, batch, self.num_heads, size), att.dtype)
+        ids_buf = ops.zeros((size, batch, k), "int32")
+        probs_buf = ops.zeros((size, batch, k), probs.dtype)
+        zero = ops.cast(0, "int32")
+
+        def cond(pos, buf, done, *_):
+            return ops.logical_and(pos < end, ops.logical_not(ops.all(done)))
+
+        def body(pos, buf, done, caches, sampled, ids, probs, att, att_buf, ids_buf, probs_buf):
+            forced = pos < lengths
+            token = ops.where(forced, ops.take(buf, pos, axis=1), ops.where(done, 0, sampled))
+            token = ops.cast(token, "int32")
+            buf = ops.slice_update(buf, [zero, pos], token[:, None])
+            att_buf = ops.slice_update(att_buf, [pos, zero, zero, zero], att[None])
+            ids_buf = ops.slice_update(ids_buf, [pos, zero, zero], ops.cast(ids, "int32")[None])
+            probs_buf = ops.slice_update(probs_buf, [pos, zero, zero], probs[None])
+            ended = ops.logical_and(ops.equal(token, 0), ops.logical_not(forced))
+            done = ops.logical_or(done, ops.logical_and(stop, ended))
+            u = ops.take(uniforms, pos - start + 1, axis=0)
+            sampled, ids, probs, _, att, caches = self._decode_step(
+                token[:, None], pos, caches, u, cfg
+            )
+            ids = ops.cast(ids, "int32")
+            return pos + 1, buf, done, caches, sampled, ids, probs, att, att_buf, ids_buf, probs_buf
+
+        state = (start, buf, ops.zeros((batch,), "bool"), caches, ops.cast(sampled, "int32"),
+                 ops.cast(ids, "int32"), probs, att, att_buf, ids_buf, probs_buf)  # fmt: skip
+        pos, buf, *_, att_buf, ids_buf, probs_buf = ops.while_loop(cond, body, state)
+        return pos, buf, att_buf, ids_buf, probs_buf
+
     # -- generation ------------------------------------------------------------------------
     def _prompt_ids(self, prompt) -> list[list[int]]:
         if isinstance(prompt, str):
@@ -297,7 +334,9 @@ class GPT(keras.Model):
         ``prompt``: a string, a list of strings (one row each, lengths may differ), or token
         ids. ``num`` repeats a single prompt ``num`` times (a batch of samples).
         ``temperature`` 0 is greedy; ``top_k``/``top_p`` filter as :mod:`gdl.sampling`.
-        ``seed`` makes the draws reproducible (the same for both paths). ``use_cache=False``
+        ``seed`` makes the draws reproducible (the same for every path). With the cache the
+        whole loop is one compiled call; ``return_logits=True`` (tests, inspection) runs the
+        same cached steps from a Python loop instead. ``use_cache=False``
         re-runs the whole sequence for every token (the reference). ``stop_at_end=False``
         treats the end token (0) as any other and always writes ``max_tokens`` tokens.
         """
@@ -327,6 +366,20 @@ class GPT(keras.Model):
         def u():
             return ops.convert_to_tensor(rng.random((batch, 1)), dtype="float32")
 
+        if use_cache and not return_logits:  # the fast path: one compiled call
+            uniforms = np.zeros((self.max_len + 1, batch, 1), "float32")
+            uniforms[: max_tokens - start] = rng.random((max_tokens - start, batch, 1))
+            pos, out_buf, att, ids, probs = self._fn("loop", cfg)(
+                t(buf), t(lengths), t(start), t(max_tokens),
+                ops.convert_to_tensor(uniforms), ops.convert_to_tensor(bool(stop_at_end)),
+            )  # fmt: skip
+            steps = int(ops.convert_to_numpy(pos)) - start
+            buf = ops.convert_to_numpy(out_buf)
+            window = slice(start, start + steps)
+            attn = list(ops.convert_to_numpy(att)[window])
+            top_t = list(ops.convert_to_numpy(ids)[window])
+            top_p_ = list(ops.convert_to_numpy(probs)[window])
+            return self._generation(buf, lengths, start, attn, top_t, top_p_, None)
         if use_cache:
             *out, caches = self._fn("prefill", cfg)(t(buf), t(start - 1), u())
         else:
@@ -353,6 +406,11 @@ class GPT(keras.Model):
                 )
             else:
                 out = self._fn("full", cfg)(t(buf), t(pos), u())
+        return self._generation(
+            buf, lengths, start, attn, top_t, top_p_, all_logits if return_logits else None
+        )
+
+    def _generation(self, buf, lengths, start, attn, top_t, top_p_, all_logits):
         steps = len(attn)
         tokens = buf[:, : start + steps]
         texts = [self.decode(r) for r in tokens] if self.vocabulary is not None else []
@@ -370,7 +428,7 @@ class GPT(keras.Model):
             top_tokens=np.stack(top_t),
             top_probs=np.stack(top_p_),
             vocabulary=self.vocabulary,
-            logits=np.stack(all_logits) if return_logits else None,
+            logits=None if all_logits is None else np.stack(all_logits),
             words=words,
         )
 
