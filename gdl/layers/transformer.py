@@ -48,7 +48,13 @@ with ``TokenAndPositionEmbedding(...)(tokens, start_index=t)``, concatenate, the
 
 :func:`compile_stateless` turns such a step function into a compiled one on each backend
 (``tf.function`` on tensorflow; ``jax.jit`` with the model's variables passed in on jax, so
-it always sees the current weights; eager on torch).
+it always sees the current weights; eager on torch). Pass tensors, not Python ints, for
+``cache_index`` so a ``tf.function`` is traced once.
+
+Reference use: :class:`gdl.models.gpt.GPT` (``_prefill_step``: the whole prompt buffer into
+fresh caches; ``_decode_step``: one token; ``_loop_step``: the whole generation as one
+compiled ``ops.while_loop`` over fixed-size buffers, sampling inside the graph from
+uniforms drawn on the host).
 """
 
 from __future__ import annotations
