@@ -34,6 +34,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.losses import gradient_penalty
+from gdl.models._batched import run_model
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 
@@ -218,7 +219,7 @@ class _TwoPlayerGAN(keras.Model):
         """``num`` generated images as NumPy (tanh range [-1, 1]); fixed ``seed`` -> same images."""
         if latent is None:
             latent = self.sample_latent(num, seed=seed)
-        return np.asarray(self.generator.predict(latent, batch_size=batch_size, verbose=0))
+        return run_model(self.generator, latent, batch_size)
 
     # -- compile / optimizers ------------------------------------------------
     def _compile_optimizers(self, judge_optimizer, g_optimizer, kwargs):
@@ -629,9 +630,7 @@ class ConditionalWGAN(WGANGP):
                 f"latent must have shape ({n}, {self.latent_dim}) to match the labels, "
                 f"got {tuple(latent.shape)}"
             )
-        return np.asarray(
-            self.generator.predict([latent, one_hot], batch_size=batch_size, verbose=0)
-        )
+        return run_model(self.generator, [latent, one_hot], batch_size)
 
     def get_config(self):
         config = super().get_config()
