@@ -25,7 +25,9 @@ class FixedLatent:
     """Mix-in: always the same latent batch, so a step's losses can be recomputed by hand."""
 
     def sample_latent(self, batch_size, seed=None):
-        return tf.constant(np.random.default_rng(5).normal(size=(batch_size, self.latent_dim)), "float32")
+        return tf.constant(
+            np.random.default_rng(5).normal(size=(batch_size, self.latent_dim)), "float32"
+        )
 
 
 def test_book_parameter_counts():
@@ -43,8 +45,7 @@ def test_no_batch_norm_in_the_critics():
         kinds = {type(layer).__name__ for layer in model.critic.layers}
         assert "BatchNormalization" not in kinds and "Conv2D" in kinds
     assert any(
-        isinstance(layer, keras.layers.BatchNormalization)
-        for layer in dcgan_discriminator().layers
+        isinstance(layer, keras.layers.BatchNormalization) for layer in dcgan_discriminator().layers
     )
 
 
@@ -171,7 +172,10 @@ def test_book_optimizer_defaults():
     d, w, c = DCGAN(image_size=16), WGANGP(image_size=16), ConditionalWGAN(image_size=16)
     for m in (d, w, c):
         m.compile()
-    assert (float(d.d_optimizer.learning_rate), d.d_optimizer.beta_2) == (pytest.approx(2e-4), 0.999)
+    assert (float(d.d_optimizer.learning_rate), d.d_optimizer.beta_2) == (
+        pytest.approx(2e-4),
+        0.999,
+    )
     assert (float(w.c_optimizer.learning_rate), w.g_optimizer.beta_2) == (pytest.approx(2e-4), 0.9)
     assert float(c.g_optimizer.learning_rate) == pytest.approx(5e-5)
     assert w.critic_steps == 3 and w.gp_weight == 10.0 and w.latent_dim == 128
@@ -224,3 +228,15 @@ def test_non_tensorflow_backend_gets_a_clear_error(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(NotImplementedError, match="KERAS_BACKEND=tensorflow"):
         gan._require_tensorflow("WGANGP")
+
+
+def test_nearest_images_finds_the_copy():
+    from gdl.models.gan import nearest_images
+
+    data = RNG.uniform(-1, 1, (300, 4, 4, 1)).astype("float32")
+    queries = data[[7, 250]] + 0.01
+    best, dist = nearest_images(queries, data, chunk=64)
+    np.testing.assert_allclose(best, data[[7, 250]])
+    np.testing.assert_allclose(dist, 0.01, rtol=1e-3)
+    ds = tf.data.Dataset.from_tensor_slices(data).batch(50)
+    np.testing.assert_allclose(nearest_images(queries, ds)[0], data[[7, 250]])
