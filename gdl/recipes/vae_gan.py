@@ -199,6 +199,9 @@ class VAERecipe(_FashionRecipe):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0005))
         return model
 
+    def sample_info(self, args):
+        return {}  # sampling decodes latent points: no data needed
+
     def sample(self, model, args, out, info):
         if getattr(args, "num", None):
             images, ncols = (
