@@ -1,0 +1,271 @@
+"""Chapter 3: variational autoencoders on Fashion-MNIST and on CelebA faces.
+
+Book: ``notebooks/03_vae/02_vae_fashion/vae_fashion.ipynb`` and ``03_vae_faces/vae_faces.ipynb``
+(+ ``vae_utils.py``). ``VAE()`` is the Fashion-MNIST model (2-D latent, beta = 500 x BCE;
+encoder 100,868 / decoder 246,273 parameters); ``FacesVAE()`` the faces model of the
+book's HEAD (32x32x3, latent 200, four 128-filter blocks with batch norm, beta = 2000 x
+MSE; 653,584 / 700,803 parameters).
+
+The book's ``train_step`` lives in :meth:`VAE.compute_loss` (the DESIGN's "custom
+train_step"): Keras' own train/test steps call it on every backend and it updates the
+``reconstruction_loss`` and ``kl_loss`` trackers (``loss`` is the total). The loss is the
+book's: ``mean(beta * mean_pixels(recon_err)) + mean(sum_latent(KL))`` with the
+closed-form KL of N(mu, sigma^2) from N(0, I).
+
+Where gdl differs from the book:
+
+* ``call`` uses ``self.encoder``/``self.decoder`` (the book's uses notebook globals);
+* validation (``test_step``) updates the trackers, so ``val_kl_loss`` etc. are correct (the
+  book's returns raw tensors);
+* :meth:`VAE.latent_grid` uses finite normal quantiles (the book's ``norm.ppf(linspace(0, 1))``
+  puts +-inf at the edges);
+* :meth:`VAE.attribute_vector` always returns a unit vector (the book's
+  ``get_vector_from_label`` does not normalise when it stops at its 10,000-image cap) and
+  uses the latent means of all given images instead of a running-mean stopping rule;
+* :meth:`VAE.morph` includes both end points.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import keras
+import numpy as np
+from keras import ops
+
+from gdl.models._batched import run_model
+from gdl.models.autoencoder import (
+    FASHION_SHAPE,
+    _EncoderDecoder,
+    conv_decoder,
+    conv_encoder,
+    per_sample_reconstruction,
+)
+
+_REG = keras.saving.register_keras_serializable(package="gdl")
+FACES_SHAPE = (32, 32, 3)
+
+
+def kl_divergence(z_mean, z_log_var):
+    """Per-sample ``KL(N(mean, exp(log_var)) || N(0, I))``, summed over latent dimensions."""
+    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+
+
+def normal_quantiles(n: int) -> np.ndarray:
+    """``n`` finite standard-normal quantiles at probabilities ``(i + 0.5) / n``.
+
+    Replaces the book's ``norm.ppf(np.linspace(0, 1, n))``, whose end points are +-inf.
+    """
+    nd = NormalDist()
+    return np.array([nd.inv_cdf((i + 0.5) / n) for i in range(n)], dtype="float32")
+
+
+@_REG
+class VAE(_EncoderDecoder):
+    """The book's Fashion-MNIST VAE; pass ``encoder``/``decoder`` for other networks.
+
+    ``encoder`` must output ``[z_mean, z_log_var, z]`` (see
+    :func:`gdl.models.autoencoder.conv_encoder` with ``variational=True``).
+    ``reconstruction_loss``: ``"bce"`` (Fashion-MNIST) or ``"mse"`` (faces), weighted by
+    ``beta``. ``call`` returns ``(z_mean, z_log_var, reconstruction)`` as the book's does.
+    Book training: Adam(5e-4), batch 100, 5 epochs.
+    """
+
+    def __init__(
+        self,
+        encoder=None,
+        decoder=None,
+        beta: float = 500.0,
+        reconstruction_loss: str = "bce",
+        image_shape=FASHION_SHAPE,
+        latent_dim: int = 2,
+        seed=None,
+        **kwargs,
+    ):
+        if reconstruction_loss not in ("bce", "mse"):
+            raise ValueError(
+                f"reconstruction_loss must be 'bce' or 'mse', got {reconstruction_loss!r}"
+            )
+        image_shape = tuple(image_shape)
+        if encoder is None or decoder is None:
+            built_enc, built_dec = self.build_networks(image_shape, latent_dim, seed)
+            encoder = built_enc if encoder is None else encoder
+            decoder = built_dec if decoder is None else decoder
+        super().__init__(encoder, decoder, **kwargs)
+        if len(encoder.outputs) != 3:
+            raise ValueError(
+                "a VAE encoder must output [z_mean, z_log_var, z]; build one with "
+                "gdl.models.autoencoder.conv_encoder(..., variational=True)"
+            )
+        self.beta = float(beta)
+        self.reconstruction_loss = reconstruction_loss
+        self.seed = seed
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+    @staticmethod
+    def build_networks(image_shape, latent_dim, seed=None):
+        """The Fashion-MNIST encoder and decoder (three conv blocks 32/64/128, ReLU)."""
+        return (
+            conv_encoder(image_shape, latent_dim, (32, 64, 128), variational=True, seed=seed),
+            conv_decoder(latent_dim, image_shape, (128, 64, 32)),
+        )
+
+    # -- training ---------------------------------------------------------
+    def call(self, inputs, training=False):
+        z_mean, z_log_var, z = self.encoder(inputs, training=training)
+        return z_mean, z_log_var, self.decoder(z, training=training)
+
+    def loss_terms(self, x, z_mean, z_log_var, reconstruction):
+        """``(total, beta * reconstruction, kl)``, each averaged over the batch."""
+        recon = ops.mean(
+            self.beta * per_sample_reconstruction(x, reconstruction, self.reconstruction_loss)
+        )
+        kl = ops.mean(kl_divergence(z_mean, z_log_var))
+        return recon + kl, recon, kl
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The book's VAE ``train_step`` loss (the target is the input ``x``; ``y`` is ignored)."""
+        z_mean, z_log_var, reconstruction = y_pred
+        total, recon, kl = self.loss_terms(x, z_mean, z_log_var, reconstruction)
+        self.reconstruction_loss_tracker.update_state(recon)
+        self.kl_loss_tracker.update_state(kl)
+        return self._total_with_regularisers(total)
+
+    # -- using the model --------------------------------------------------------
+    def encode(self, x, batch_size: int = 256, sample: bool = False) -> np.ndarray:
+        """Latent means of images (``sample=True``: a draw ``z`` instead), NumPy."""
+        z_mean, _, z = run_model(self.encoder, self._check(x), batch_size)
+        return np.asarray(z if sample else z_mean)
+
+    def reconstruct(self, x, batch_size: int = 256, sample: bool = False) -> np.ndarray:
+        """Decode the latent mean (``sample=True``: a sampled z, as the book's ``predict``)."""
+        return self.decode(self.encode(x, batch_size, sample=sample), batch_size)
+
+    def sample_prior(self, num: int, seed=None) -> np.ndarray:
+        """``num`` latent points from N(0, I) (NumPy, reproducible with ``seed``)."""
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((num, self.latent_dim)).astype("float32")
+
+    def generate(self, num: int = 10, seed=None) -> np.ndarray:
+        """``num`` images decoded from N(0, I) latent points."""
+        return self.decode(self.sample_prior(num, seed))
+
+    def latent_grid(self, n: int = 15, dims=(0, 1)) -> tuple[np.ndarray, np.ndarray]:
+        """The book's decoded ``n x n`` grid over normal quantiles: ``(points, images)``.
+
+        ``points`` is ``(n*n, latent_dim)`` (other dimensions 0), rows from high to low
+        ``dims[1]`` so the mosaic reads like a plot; quantiles are finite (see
+        :func:`normal_quantiles`).
+        """
+        q = normal_quantiles(n)
+        pts = np.zeros((n * n, self.latent_dim), "float32")
+        gx, gy = np.meshgrid(q, q[::-1])
+        pts[:, dims[0]], pts[:, dims[1]] = gx.ravel(), gy.ravel()
+        return pts, self.decode(pts)
+
+    # -- latent arithmetic (book vae_utils.py) -------------------------------
+    def attribute_vector(self, images, labels=None, max_images: int | None = None) -> np.ndarray:
+        """Unit vector from the mean latent of images without to images with an attribute.
+
+        ``images``/``labels`` are arrays (labels 1/True = has it; 0, -1 or False = not) or
+        ``images`` is a ``tf.data`` dataset of ``(images, labels)`` batches, e.g.
+        ``gdl.data.load("faces", labels="Blond_Hair")``; ``max_images`` bounds how many are
+        encoded. Book: ``get_vector_from_label``.
+        """
+        zs, ys = [], []
+        if labels is None:
+            seen = 0
+            for xb, yb in images:
+                zs.append(self.encode(np.asarray(xb)))
+                ys.append(np.asarray(yb).reshape(-1))
+                seen += len(ys[-1])
+                if max_images and seen >= max_images:
+                    break
+        else:
+            zs.append(self.encode(images))
+            ys.append(np.asarray(labels).reshape(-1))
+        z, y = np.concatenate(zs), np.concatenate(ys)
+        if max_images:
+            z, y = z[:max_images], y[:max_images]
+        pos = y > 0
+        if pos.all() or not pos.any():
+            raise ValueError(
+                "attribute_vector needs images both with and without the attribute "
+                f"({int(pos.sum())} of {len(y)} have it)"
+            )
+        vec = z[pos].mean(0) - z[~pos].mean(0)
+        return (vec / np.linalg.norm(vec)).astype("float32")
+
+    def add_vector(self, images, vector, factors=(-4, -3, -2, -1, 0, 1, 2, 3, 4)) -> np.ndarray:
+        """Decode ``z + f * vector`` for each image and factor: ``(n_images, n_factors, H, W, C)``.
+
+        Book: ``add_vector_to_images``.
+        """
+        z = self.encode(images)
+        factors = np.asarray(factors, "float32")
+        pts = z[:, None, :] + factors[None, :, None] * np.asarray(vector, "float32")[None, None]
+        out = self.decode(pts.reshape(-1, self.latent_dim))
+        return out.reshape(len(z), len(factors), *out.shape[1:])
+
+    def morph(self, image_a, image_b, steps: int = 10) -> np.ndarray:
+        """Decode ``z_a * (1 - f) + z_b * f`` for ``f`` in ``linspace(0, 1, steps)``.
+
+        Book: ``morph_faces`` (which stops short of ``f = 1``).
+        """
+        za, zb = self.encode(image_a)[0], self.encode(image_b)[0]
+        f = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
+        return self.decode(za[None] * (1 - f) + zb[None] * f)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            beta=self.beta,
+            reconstruction_loss=self.reconstruction_loss,
+            image_shape=self.image_shape,
+            latent_dim=self.latent_dim,
+            seed=self.seed,
+        )
+        return config
+
+
+@_REG
+class FacesVAE(VAE):
+    """The book's CelebA VAE (``vae_faces.ipynb`` at HEAD): 32x32x3, latent 200, beta 2000 x MSE.
+
+    Encoder: 4 x [Conv2D(128, 3, s2) -> BN -> LeakyReLU] -> Flatten -> z_mean/z_log_var
+    Dense(200) -> Sampling. Decoder: Dense(512) -> BN -> LeakyReLU -> Reshape(2, 2, 128) ->
+    4 x [Conv2DTranspose(128, 3, s2) -> BN -> LeakyReLU] -> Conv2DTranspose(3, 3, sigmoid).
+    Book training: Adam(5e-4), batch 128, 10 epochs. ``num_features`` (128) sets the width.
+    """
+
+    def __init__(
+        self,
+        encoder=None,
+        decoder=None,
+        beta: float = 2000.0,
+        reconstruction_loss: str = "mse",
+        image_shape=FACES_SHAPE,
+        latent_dim: int = 200,
+        seed=None,
+        num_features: int = 128,
+        **kwargs,
+    ):
+        self._num_features = int(num_features)
+        super().__init__(
+            encoder, decoder, beta, reconstruction_loss, image_shape, latent_dim, seed, **kwargs
+        )
+
+    def build_networks(self, image_shape, latent_dim, seed=None):
+        n = self._num_features
+        blocks = int(np.log2(image_shape[0] // 2))  # down to 2x2, as the book's 32 -> 2
+        filters = (n,) * blocks
+        return (
+            conv_encoder(image_shape, latent_dim, filters, True, variational=True, seed=seed),
+            conv_decoder(latent_dim, image_shape, filters, batch_norm=True),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config["num_features"] = self._num_features
+        return config
