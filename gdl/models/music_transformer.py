@@ -181,10 +181,10 @@ class MusicTransformer(keras.Model):
                 "(batch, length)"
             )
         notes, durs = inputs
-        if len(ops.shape(notes)) != 2 or tuple(ops.shape(notes)) != tuple(ops.shape(durs)):
+        sn, sd = tuple(notes.shape), tuple(durs.shape)
+        if len(sn) != 2 or len(sd) != 2 or (None not in sn + sd and sn != sd):
             raise ValueError(
-                f"notes and durations must both be (batch, length); got "
-                f"{tuple(ops.shape(notes))} and {tuple(ops.shape(durs))}"
+                f"notes and durations must both be (batch, length); got {sn} and {sd}"
             )
         return notes, durs
 
