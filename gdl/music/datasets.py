@@ -78,8 +78,14 @@ def token_pieces(name: str = EMBEDDED, limit: int | None = None, verbose: bool =
 
         from gdl.data.music import chorale_split, corpus_chorale_names
 
+        def work(n):
+            found = corpus.getWork(n)
+            return sorted(found, key=lambda p: Path(p).suffix != ".mxl")[0] if isinstance(
+                found, list
+            ) else found
+
         names = corpus_chorale_names()[:limit]
-        pieces = parse_scores([corpus.getWork(n) for n in names], verbose=verbose)
+        pieces = parse_scores([work(n) for n in names], verbose=verbose)
         for n, p in zip(names, pieces):
             out[chorale_split(n)].append(p)
     elif name == "chorales":

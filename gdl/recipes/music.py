@@ -74,3 +74,78 @@ class MuseGANRecipe(Recipe):
             plot_pianoroll(rolls[i], path=_roll_png(path))
             paths.append(_roll_png(path))
         return paths
+
+
+@register
+class MusicTransformerRecipe(Recipe):
+    name = "music_transformer"
+    help = "chapter 11 music Transformer (notes + durations) on Bach cello suites / chorales"
+    chapter = "11"
+    epochs = 5000
+    batch_size = 256
+    default_data = "cellosuites"
+    smoke_data = "music21_chorales"
+    sample_suffix = ".mid"
+
+    def __init__(self):
+        import gdl.models.music_transformer  # noqa: F401 - registers the model for load_model
+
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--seq-len", type=int, default=50, help="training window (book: 50)")
+        parser.add_argument(
+            "--generate-len", type=int, default=50, help="events per sample (book: 50)"
+        )
+        parser.add_argument(
+            "--temperature", type=float, default=0.5, help="sampling temperature (book: 0.5)"
+        )
+
+    def load_data(self, args):
+        from gdl.music.datasets import resolve_data, token_pieces
+        from gdl.music.tokens import sequence_dataset
+
+        name = resolve_data(args.data, self.default_data)
+        pieces = token_pieces(name, limit=pick(None, SMOKE_CHORALES), verbose=True)
+        seq_len = getattr(args, "seq_len", 50)
+        x, y, nv, dv = sequence_dataset(pieces["train"], seq_len)
+        validation = None
+        if sum(len(n) for n, _ in pieces["valid"]) > seq_len:
+            vx, vy, _, _ = sequence_dataset(pieces["valid"], seq_len, nv, dv)
+            validation = (vx, vy)
+        print(f"{len(x[0])} training windows; vocabularies: {len(nv)} notes, {len(dv)} durations")
+        return TrainData(
+            x=x,
+            y=y,
+            validation=validation,
+            batch_size=args.batch_size or self.batch_size,
+            info={"notes_vocabulary": nv, "durations_vocabulary": dv},
+        )
+
+    def build(self, args, data):
+        from gdl.models.music_transformer import MusicTransformer
+
+        model = MusicTransformer(
+            data.info["notes_vocabulary"], data.info["durations_vocabulary"], seed=args.seed
+        )
+        model.compile(optimizer="adam")
+        return model
+
+    def sample(self, model, args, out, info):
+        from gdl.models.music_transformer import plot_note_probabilities
+
+        out = Path(out)
+        num = getattr(args, "num", None) or 1
+        paths = []
+        rng = np.random.default_rng(getattr(args, "seed", None))
+        for i in range(num):
+            gen = model.generate(
+                max_len=getattr(args, "generate_len", 50),
+                temperature=getattr(args, "temperature", 0.5),
+                seed=rng,
+            )
+            path = out if num == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
+            paths.append(gen.write_midi(path))
+            if len(gen.note_probs):
+                plot_note_probabilities(gen, path=_roll_png(path))
+                paths.append(_roll_png(path))
+        return paths
