@@ -99,9 +99,7 @@ def test_train_step_updates_both_players_and_saves(tmp_path):
     assert set(hist) == {"c_loss", "c_wass_loss", "c_gp", "g_loss"}
     assert all(np.isfinite(v[-1]) for v in hist.values())
     assert not np.allclose(c0, model.critic.trainable_variables[0].numpy())
-    moved = [
-        np.abs(a - v.numpy()).max() for a, v in zip(g0, model.generator.trainable_variables)
-    ]
+    moved = [np.abs(a - v.numpy()).max() for a, v in zip(g0, model.generator.trainable_variables)]
     assert max(moved) > 1e-5
     assert int(model.g_optimizer.iterations.numpy()) == 1
     assert int(model.c_optimizer.iterations.numpy()) == 2

@@ -129,9 +129,7 @@ def musegan_generator(
     melody = keras.Input((n_tracks, z_dim), name="melody")
     groove = keras.Input((n_tracks, z_dim), name="groove")
 
-    chords_over_time = temporal_network(z_dim, n_bars, "temporal_chords", temporal_filters)(
-        chords
-    )
+    chords_over_time = temporal_network(z_dim, n_bars, "temporal_chords", temporal_filters)(chords)
     melody_over_time = [
         temporal_network(z_dim, n_bars, f"temporal_melody_{t}", temporal_filters)(
             TakeAlong(t)(melody)
@@ -180,9 +178,9 @@ def musegan_critic(
         ((1, 3, 1), (1, 2, 1), "same"),
     ]
     for f, (kernel, strides, padding) in zip(filters, spec):
-        x = layers.Conv3D(
-            f, kernel, strides=strides, padding=padding, kernel_initializer=_init()
-        )(x)
+        x = layers.Conv3D(f, kernel, strides=strides, padding=padding, kernel_initializer=_init())(
+            x
+        )
         x = layers.LeakyReLU()(x)
     x = layers.Flatten()(x)
     x = layers.Dense(dense, kernel_initializer=_init())(x)
@@ -219,9 +217,7 @@ class MuseGAN(WGANGP):
         **kwargs,
     ):
         if generator is None:
-            generator = musegan_generator(
-                latent_dim, n_tracks, n_bars, n_steps_per_bar, n_pitches
-            )
+            generator = musegan_generator(latent_dim, n_tracks, n_bars, n_steps_per_bar, n_pitches)
         if critic is None:
             critic = musegan_critic(n_bars, n_steps_per_bar, n_pitches, n_tracks)
         super().__init__(

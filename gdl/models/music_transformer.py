@@ -52,9 +52,7 @@ def _is_zero_duration(token: str) -> bool:
 
 def _is_sounding(note_token: str) -> bool:
     """Notes and rests need a positive duration; keys, metres and START do not."""
-    return not (
-        note_token in (START, PAD, UNK) or note_token.endswith("TS") or ":" in note_token
-    )
+    return not (note_token in (START, PAD, UNK) or note_token.endswith("TS") or ":" in note_token)
 
 
 @dataclass
@@ -119,14 +117,14 @@ class MusicTransformer(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.notes_vocabulary = None if notes_vocabulary is None else list(map(str, notes_vocabulary))
+        self.notes_vocabulary = (
+            None if notes_vocabulary is None else list(map(str, notes_vocabulary))
+        )
         self.durations_vocabulary = (
             None if durations_vocabulary is None else list(map(str, durations_vocabulary))
         )
         nv = notes_vocab_size or (self.notes_vocabulary and len(self.notes_vocabulary))
-        dv = durations_vocab_size or (
-            self.durations_vocabulary and len(self.durations_vocabulary)
-        )
+        dv = durations_vocab_size or (self.durations_vocabulary and len(self.durations_vocabulary))
         if not nv or not dv:
             raise ValueError(
                 "MusicTransformer needs notes_vocabulary and durations_vocabulary (token lists "
@@ -183,9 +181,7 @@ class MusicTransformer(keras.Model):
         notes, durs = inputs
         sn, sd = tuple(notes.shape), tuple(durs.shape)
         if len(sn) != 2 or len(sd) != 2 or (None not in sn + sd and sn != sd):
-            raise ValueError(
-                f"notes and durations must both be (batch, length); got {sn} and {sd}"
-            )
+            raise ValueError(f"notes and durations must both be (batch, length); got {sn} and {sd}")
         return notes, durs
 
     def _embed(self, notes, durs, start_index=0):

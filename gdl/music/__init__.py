@@ -6,8 +6,8 @@ from gdl.music.pianoroll import (
     REST,
     chorale_to_stream,
     chorales_to_pianoroll,
-    plot_pianoroll,
     pianoroll_to_chorale,
+    plot_pianoroll,
     show_score,
     write_midi,
 )

@@ -80,9 +80,11 @@ def token_pieces(name: str = EMBEDDED, limit: int | None = None, verbose: bool =
 
         def work(n):
             found = corpus.getWork(n)
-            return sorted(found, key=lambda p: Path(p).suffix != ".mxl")[0] if isinstance(
-                found, list
-            ) else found
+            return (
+                sorted(found, key=lambda p: Path(p).suffix != ".mxl")[0]
+                if isinstance(found, list)
+                else found
+            )
 
         names = corpus_chorale_names()[:limit]
         pieces = parse_scores([work(n) for n in names], verbose=verbose)

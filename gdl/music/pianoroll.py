@@ -89,7 +89,8 @@ def chorale_to_stream(
     ``notes_to_midi`` a new note also starts every ``split_every`` steps (4 = each beat;
     ``None`` merges held notes fully). NaN steps become rests, not B5.
     """
-    from music21 import note, stream, tempo as m21tempo
+    from music21 import note, stream
+    from music21 import tempo as m21tempo
 
     c = np.asarray(chorale, dtype="float32")
     if c.ndim != 2:
@@ -151,7 +152,9 @@ def show_score(score) -> bool:
     """Show notation with ``score.show()`` where MuseScore exists; otherwise print a note
     and return False (piano-roll plots need nothing)."""
     if musescore_path() is None:
-        print("MuseScore is not installed: notation skipped (piano-roll plots and MIDI files only).")
+        print(
+            "MuseScore is not installed: notation skipped (piano-roll plots and MIDI files only)."
+        )
         return False
     score.show()
     return True

@@ -8,7 +8,6 @@ Samples are MIDI files with a piano-roll PNG beside them.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
