@@ -134,3 +134,14 @@ def test_networks_reject_other_bar_sizes():
     with pytest.raises(ValueError, match="16 steps x 84 pitches"):
         musegan_generator(n_pitches=72)
     assert musegan_critic(n_tracks=2).input.shape[1:] == (2, 16, 84, 2)
+
+
+def test_cli_samples_midi_and_piano_roll(model, tmp_path):
+    from gdl.cli import main
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    out = tmp_path / "piece.mid"
+    argv = ["sample", "musegan", "--model-path", str(path), "--out", str(out), "--num", "2"]
+    assert main(argv) == 0
+    assert (tmp_path / "piece_0.mid").exists() and (tmp_path / "piece_1.png").exists()

@@ -131,3 +131,17 @@ def test_generation_writes_midi_and_plots(tmp_path):
     assert plot_note_probabilities(gen, path=tmp_path / "p.png").axes
     assert plot_attention(gen, path=tmp_path / "a.png").axes
     assert build_vocabulary([gen.notes])[:2] == ["", "[UNK]"]
+
+
+def test_cli_samples_midi_from_the_keras_file_alone(tmp_path):
+    from music21 import converter
+
+    from gdl.cli import main
+
+    path = tmp_path / "model.keras"
+    small().save(path)
+    out = tmp_path / "piece.mid"
+    argv = ["sample", "music_transformer", "--model-path", str(path), "--out", str(out)]
+    assert main(argv + ["--seed", "1", "--generate-len", "12"]) == 0
+    assert out.exists() and out.with_suffix(".png").exists()
+    converter.parse(str(out))
