@@ -143,3 +143,26 @@ def test_show_score_without_musescore_prints_a_note(capsys, monkeypatch):
     monkeypatch.setattr(pianoroll, "musescore_path", lambda: None)
     assert pianoroll.show_score(None) is False
     assert "MuseScore" in capsys.readouterr().out
+
+
+def test_book_datasets_feed_both_models(data_env, monkeypatch, capsys):
+    """The fixture copies of the book's chorales npz and cello-suite MIDI files."""
+    from gdl.music.datasets import musegan_rolls, resolve_data, token_pieces
+
+    rolls = musegan_rolls("chorales")
+    assert rolls.shape[1:] == (2, 16, 84, 4) and len(rolls) == 6
+    pieces = token_pieces("chorales", limit=2)
+    assert len(pieces["train"]) == 2 and pieces["train"][0][0][0] == tokens.START
+    cello = token_pieces("cellosuites")["train"]
+    assert len(cello) == 2 and "G:major" in cello[0][0] and "4/4TS" in cello[0][0]
+    with pytest.raises(SystemExit, match="MuseGAN trains on"):
+        musegan_rolls("cellosuites")
+
+    monkeypatch.setenv("GDL_SMOKE", "1")
+    assert resolve_data(None, "cellosuites") == "music21_chorales"
+    assert resolve_data("chorales", "cellosuites") == "chorales"
+    monkeypatch.setenv("GDL_SMOKE", "0")
+    assert resolve_data(None, "cellosuites") == "cellosuites"  # the fixture is present
+    monkeypatch.setenv("GDL_DATA_DIR", str(data_env.parent / "empty"))
+    assert resolve_data(None, "chorales") == "music21_chorales"
+    assert "gdl data download chorales" in capsys.readouterr().out
