@@ -370,25 +370,30 @@ class MusicTransformer(keras.Model):
         }
 
 
-def plot_note_probabilities(gen: MusicGeneration, low: int = 35, high: int = 70, path=None):
-    """The book's heatmap: probability of each MIDI pitch ``low..high`` at every generated
-    step (key/metre/rest tokens left out)."""
+def plot_note_probabilities(gen: MusicGeneration, low=None, high=None, path=None):
+    """The book's heatmap: probability of each MIDI pitch at every generated step (key,
+    metre and rest tokens left out). The book shows pitches 35..70 (the cello); by default
+    the range of the vocabulary's pitches is shown."""
     from matplotlib.figure import Figure
     from music21 import pitch as m21pitch
 
-    grid = np.zeros((high - low + 1, len(gen.note_probs)))
+    midis = {}
     for i, tok in enumerate(gen.notes_vocabulary):
-        if not _is_sounding(tok) or tok == "rest":
-            continue
-        try:
-            midi = m21pitch.Pitch(tok).midi
-        except Exception:  # noqa: BLE001 - not a pitch name
-            continue
+        if _is_sounding(tok) and tok != "rest":
+            try:
+                midis[i] = m21pitch.Pitch(tok).midi
+            except Exception:  # noqa: BLE001 - not a pitch name
+                continue
+    low = min(midis.values(), default=35) if low is None else low
+    high = max(midis.values(), default=70) if high is None else high
+    grid = np.zeros((high - low + 1, len(gen.note_probs)))
+    for i, midi in midis.items():
         if low <= midi <= high:
             grid[midi - low] += gen.note_probs[:, i]
     fig = Figure(figsize=(10, 5))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(grid, origin="lower", aspect="auto", cmap="coolwarm", vmin=-0.5, vmax=0.5,
+                   interpolation="nearest",
                    extent=(gen.prompt_length - 0.5, gen.prompt_length + grid.shape[1] - 0.5,
                            low - 0.5, high + 0.5))  # fmt: skip
     ax.set_xlabel("generated step")
