@@ -33,9 +33,6 @@ class MuseGANRecipe(Recipe):
     smoke_data = "music21_chorales"
     sample_suffix = ".mid"
 
-    def __init__(self):
-        import gdl.models.musegan  # noqa: F401 - registers MuseGAN for load_model
-
     def load_data(self, args):
         from gdl.music.datasets import musegan_rolls, resolve_data
 
@@ -85,9 +82,6 @@ class MusicTransformerRecipe(Recipe):
     default_data = "cellosuites"
     smoke_data = "music21_chorales"
     sample_suffix = ".mid"
-
-    def __init__(self):
-        import gdl.models.music_transformer  # noqa: F401 - registers the model for load_model
 
     @classmethod
     def add_arguments(cls, parser):
