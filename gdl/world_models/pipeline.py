@@ -222,6 +222,8 @@ def load_series(run_dir) -> list[dict]:
 def load_vae(run_dir):
     import keras
 
+    import gdl.world_models.vae  # noqa: F401  (registers WorldModelVAE)
+
     path = Path(run_dir) / "vae.keras"
     if not path.exists():
         raise FileNotFoundError(f"no {path}: run `gdl world-models train-vae` first")
@@ -230,6 +232,8 @@ def load_vae(run_dir):
 
 def load_rnn(run_dir):
     import keras
+
+    import gdl.world_models.mdn_rnn  # noqa: F401  (registers MDNRNN)
 
     path = Path(run_dir) / "rnn.keras"
     if not path.exists():
