@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 from keras import ops
 
 from gdl.layers.mdn import MDNHead, mdn_log_prob, mdn_nll, mdn_sample

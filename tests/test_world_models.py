@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 from keras import ops
 
 from gdl.world_models import rollouts
@@ -189,8 +188,14 @@ def test_dream_env_passes_checker_and_temperature(models):
     vae, rnn = models
     model = NumpyWorldModel(extract_weights(vae, rnn))
     z0 = np.random.default_rng(0).normal(size=(4, 32)).astype("float32")
-    env = DreamEnv(model, temperature=1.15, max_steps=20, initial_z=z0, decoder=vae.decode,
-                   render_mode="rgb_array")
+    env = DreamEnv(
+        model,
+        temperature=1.15,
+        max_steps=20,
+        initial_z=z0,
+        decoder=vae.decode,
+        render_mode="rgb_array",
+    )
     check_env(env, skip_render_check=False)
     obs, _ = env.reset(seed=3)
     assert obs.shape == (288,) and any(np.allclose(obs[:32], z) for z in z0)
@@ -294,3 +299,17 @@ def test_tiny_pipeline_leaves_every_artifact_and_resumes(tmp_path, monkeypatch):
     # a VAE stage asked for one more epoch resumes from the saved epoch
     run("train-vae", run_dir, WorldModelsConfig.smoke(vae_epochs=2))
     assert json.loads((run_dir / "vae.progress.json").read_text()) == {"epochs": 2}
+
+
+def test_carracing_dataset_is_embedded_and_cached(tmp_path, monkeypatch):
+    from gdl.data import get_dataset, load
+
+    monkeypatch.setenv("GDL_CACHE_DIR", str(tmp_path))
+    assert get_dataset("carracing").embedded
+    x = load("carracing", episodes=1, steps=5, seed=3)
+    assert x.shape == (6, 64, 64, 3) and x.dtype == np.uint8
+    cached = next((tmp_path / "carracing").rglob("episode_00000.npz"))
+    stamp = cached.stat().st_mtime_ns
+    eps = load("carracing", episodes=1, steps=5, seed=3, with_actions=True)
+    assert cached.stat().st_mtime_ns == stamp and eps[0]["action"].shape == (5, 3)
+    np.testing.assert_array_equal(eps[0]["obs"], x)

@@ -200,8 +200,11 @@ class Evaluator:
     def rewards(self, candidates, seeds) -> np.ndarray:
         """Reward of each candidate (a parameter vector, or None for the random policy in
         the real environment) on each seed: ``(len(candidates), len(seeds))``."""
-        tasks = [(i * len(seeds) + j, c, int(s)) for i, c in enumerate(candidates)
-                 for j, s in enumerate(seeds)]
+        tasks = [
+            (i * len(seeds) + j, c, int(s))
+            for i, c in enumerate(candidates)
+            for j, s in enumerate(seeds)
+        ]
         table = np.zeros(len(tasks))
         if self._pool is not None:
             results = self._pool.imap_unordered(_evaluate_task, tasks, chunksize=1)

@@ -15,9 +15,8 @@ cross-entropy, masked where a window is padded past an episode's end.
 
 from __future__ import annotations
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers, ops
 
 from gdl.layers.mdn import MDNHead, mdn_nll, mdn_sample

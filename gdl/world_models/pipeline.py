@@ -349,9 +349,7 @@ def save_gif(frames, path: Path, fps: int = 25) -> Path:
     from PIL import Image
 
     images = [Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
-    images[0].save(
-        path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0
-    )
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return path
 
 
@@ -365,7 +363,9 @@ def save_strip(frames, path: Path, n: int = 10) -> Path:
     return path
 
 
-def dream_frames(vae, rnn, params=None, steps: int = 200, temperature: float = 1.15, seed=0, z0=None):
+def dream_frames(
+    vae, rnn, params=None, steps: int = 200, temperature: float = 1.15, seed=0, z0=None
+):
     """Decode a dream: the controller (zeros if ``params`` is None) acting in the MDN-RNN."""
     from gdl.world_models.controller import Controller
     from gdl.world_models.dream import from_models
@@ -478,7 +478,11 @@ def main(args: argparse.Namespace) -> int:
         for f in fields(WorldModelsConfig)
         if getattr(args, f.name, None) is not None
     }
-    cfg = WorldModelsConfig.smoke(**overrides) if args.smoke else WorldModelsConfig.default(**overrides)
+    cfg = (
+        WorldModelsConfig.smoke(**overrides)
+        if args.smoke
+        else WorldModelsConfig.default(**overrides)
+    )
     result = run(args.stage, args.run_dir, cfg)
     if isinstance(result, dict):
         print(json.dumps({k: v for k, v in result.items() if k != "seeds"}, indent=2))

@@ -15,9 +15,8 @@ was not available on the base branch when this was written).
 
 from __future__ import annotations
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers, ops
 
 FRAME_SHAPE = (64, 64, 3)
