@@ -275,10 +275,11 @@ def train_rnn(run_dir, cfg: WorldModelsConfig):
 
 
 # ------------------------------------------------------------------- stage 4
-def world_model_weights(run_dir) -> dict:
+def world_model_weights(run_dir, vae=None, rnn=None) -> dict:
+    """NumPy copies of V and M (loaded from ``run_dir`` unless given)."""
     from gdl.world_models.agent import extract_weights
 
-    return extract_weights(load_vae(run_dir), load_rnn(run_dir))
+    return extract_weights(vae or load_vae(run_dir), rnn or load_rnn(run_dir))
 
 
 def initial_latents(run_dir) -> np.ndarray:
@@ -392,7 +393,8 @@ def evaluate(run_dir, cfg: WorldModelsConfig) -> dict:
     if not params_path.exists():
         raise FileNotFoundError(f"no {params_path}: run `gdl world-models train-controller`")
     params = np.load(params_path)
-    weights = world_model_weights(run_dir)
+    vae, rnn = load_vae(run_dir), load_rnn(run_dir)
+    weights = world_model_weights(run_dir, vae, rnn)
     seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
     with Evaluator(weights, "real", cfg.workers, max_steps=cfg.max_steps) as ev:
         table = ev.rewards([params, None], seeds)
@@ -412,8 +414,8 @@ def evaluate(run_dir, cfg: WorldModelsConfig) -> dict:
     save_gif(ep["obs"], run_dir / "real_episode.gif")
     save_strip(ep["obs"], run_dir / "real_episode.png")
     frames = dream_frames(
-        load_vae(run_dir),
-        load_rnn(run_dir),
+        vae,
+        rnn,
         params,
         cfg.gif_steps,
         cfg.temperature,

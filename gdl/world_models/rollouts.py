@@ -154,6 +154,8 @@ def pool_map(fn: Callable, tasks: Iterable, workers: int, initializer=None, init
     Results come back in completion order for ``workers > 1`` (``imap_unordered``).
     """
     tasks = list(tasks)
+    if not tasks:
+        return
     if workers <= 1:
         if initializer is not None:
             initializer(*initargs)
