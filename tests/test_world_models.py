@@ -232,7 +232,7 @@ def test_killed_collection_resumes(tmp_path):
     folder = tmp_path / "episodes"
     code = (
         "from gdl.world_models.rollouts import collect; "
-        f"collect({str(folder)!r}, episodes=3, max_steps=400, workers=1, seed=5, progress=False)"
+        f"collect({str(folder)!r}, episodes=3, max_steps=150, workers=1, seed=5, progress=False)"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)

@@ -181,8 +181,14 @@ def train_vae(run_dir, cfg: WorldModelsConfig):
         )
 
     vae = _fit_resumable(run_dir / "vae.keras", cfg.vae_epochs, build, fit_one_epoch, cfg.verbose)
-    encode_episodes(run_dir, vae)
+    if _stale(run_dir / "z_sequences.npz", run_dir / "vae.keras"):
+        encode_episodes(run_dir, vae)
     return vae
+
+
+def _stale(derived: Path, source: Path) -> bool:
+    """True when ``derived`` is missing or older than ``source``."""
+    return not derived.exists() or derived.stat().st_mtime < source.stat().st_mtime
 
 
 def encode_episodes(run_dir, vae) -> Path:
@@ -249,8 +255,7 @@ def train_rnn(run_dir, cfg: WorldModelsConfig):
     from gdl.world_models.mdn_rnn import MDNRNN, make_sequences
 
     run_dir = Path(run_dir)
-    zpath, vpath = run_dir / "z_sequences.npz", run_dir / "vae.keras"
-    if not zpath.exists() or (vpath.exists() and zpath.stat().st_mtime < vpath.stat().st_mtime):
+    if _stale(run_dir / "z_sequences.npz", run_dir / "vae.keras"):
         encode_episodes(run_dir, load_vae(run_dir))
     series = load_series(run_dir)
 
