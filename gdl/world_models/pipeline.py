@@ -391,7 +391,7 @@ def dream_frames(
 def evaluate(run_dir, cfg: WorldModelsConfig) -> dict:
     """Mean ± std reward of the controller and of the random policy on the same seeds."""
     from gdl.world_models.agent import NumpyWorldModel, WorldModelAgent
-    from gdl.world_models.cmaes import Evaluator
+    from gdl.world_models.cmaes import Evaluator, single_thread_blas
 
     run_dir = Path(run_dir)
     params_path = run_dir / "controller" / "params.npy"
@@ -414,7 +414,8 @@ def evaluate(run_dir, cfg: WorldModelsConfig) -> dict:
 
     env = rollouts.make_env()
     agent = WorldModelAgent(NumpyWorldModel(weights), params)
-    ep = rollouts.run_episode(env, agent, seeds[0], max_steps=cfg.gif_steps, record=True)
+    with single_thread_blas():
+        ep = rollouts.run_episode(env, agent, seeds[0], max_steps=cfg.gif_steps, record=True)
     env.close()
     save_gif(ep["obs"], run_dir / "real_episode.gif")
     save_strip(ep["obs"], run_dir / "real_episode.png")
