@@ -469,7 +469,9 @@ def add_parser(sub) -> None:
     )
     p.add_argument("stage", choices=(*STAGES, "all"), help="pipeline stage, or all in order")
     p.add_argument("--run-dir", help="run folder (default: $GDL_RUNS_DIR/world-models)")
-    p.add_argument("--smoke", action="store_true", help="tiny run (also with GDL_SMOKE=1)")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny run (also with GDL_SMOKE=1); defaults: paper"
+    )
     book = WorldModelsConfig()
     for f in fields(WorldModelsConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -477,7 +479,7 @@ def add_parser(sub) -> None:
             p.add_argument(flag, choices=("real", "dream"), help="train C in CarRacing or dream")
             continue
         kind = int if f.name == "patience" else type(getattr(book, f.name))
-        p.add_argument(flag, type=kind, help=f"default {getattr(book, f.name)} (book/paper)")
+        p.add_argument(flag, type=kind, help=f"default {getattr(book, f.name)}")
 
 
 def main(args: argparse.Namespace) -> int:
