@@ -132,6 +132,7 @@ def _init_worker(weights: dict, mode: str, options: dict, limit_threads: bool = 
     _WORKER.update(model=NumpyWorldModel(weights), mode=mode, options=options)
     if mode == "real":
         _WORKER["env"] = rollouts.make_env()
+        _WORKER["env"].reset(seed=0)  # first reset initialises Box2D/pygame: not a rollout's cost
     else:
         from gdl.world_models.dream import DreamEnv
 
