@@ -3,6 +3,7 @@
     gdl train MODEL [--data NAME] [--epochs N] [--resume] ...
     gdl sample MODEL [--model runs/MODEL/model.keras] [--out FILE] [--num N]
     gdl data list | check NAME | download NAME | fixtures DIR
+    gdl world-models collect|train-vae|train-rnn|train-controller|evaluate|all [options]
 
 ``gdl --help`` and ``gdl train --help`` list what exists; models come from the
 recipe registry (:mod:`gdl.recipes`), datasets from :mod:`gdl.data`.
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub, recipes)
     _sample_parser(sub, recipes)
     _data_parser(sub)
+    from gdl.world_models.pipeline import add_parser as _world_models_parser
+
+    _world_models_parser(sub)
     return parser
 
 
@@ -164,11 +168,22 @@ def _cmd_data(args) -> int:
     return 2
 
 
+def _cmd_world_models(args) -> int:
+    from gdl.world_models.pipeline import main as world_models_main
+
+    return world_models_main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     from gdl.data import DatasetError
 
     args = build_parser().parse_args(argv)
-    handlers = {"train": _cmd_train, "sample": _cmd_sample, "data": _cmd_data}
+    handlers = {
+        "train": _cmd_train,
+        "sample": _cmd_sample,
+        "data": _cmd_data,
+        "world-models": _cmd_world_models,
+    }
     try:
         return handlers[args.command](args)
     except DatasetError as exc:

@@ -1,0 +1,42 @@
+"""Chapter 12: World Models (Ha & Schmidhuber 2018) on gymnasium's CarRacing.
+
+V (:mod:`~gdl.world_models.vae`), M (:mod:`~gdl.world_models.mdn_rnn`), C
+(:mod:`~gdl.world_models.controller`) trained with CMA-ES (:mod:`~gdl.world_models.cmaes`),
+in the real environment (:mod:`~gdl.world_models.rollouts`) or in the dream
+(:mod:`~gdl.world_models.dream`); :mod:`~gdl.world_models.pipeline` runs the five stages
+(``gdl world-models ...``).
+
+Names are imported lazily so CMA-ES worker processes, which only need NumPy,
+gymnasium and the controller, never import Keras or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "WorldModelVAE": "vae",
+    "MDNRNN": "mdn_rnn",
+    "make_sequences": "mdn_rnn",
+    "Controller": "controller",
+    "CMAES": "cmaes",
+    "Evaluator": "cmaes",
+    "train_controller": "cmaes",
+    "DreamEnv": "dream",
+    "NumpyWorldModel": "agent",
+    "WorldModelAgent": "agent",
+    "extract_weights": "agent",
+    "RandomPolicy": "rollouts",
+    "collect": "rollouts",
+    "make_env": "rollouts",
+    "WorldModelsConfig": "pipeline",
+    "run": "pipeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"gdl.world_models.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'gdl.world_models' has no attribute {name!r}")
