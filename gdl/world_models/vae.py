@@ -9,8 +9,8 @@ the KL term with "free bits" (``kl_tolerance`` nats per dimension are not penali
 
 Where gdl differs: the book-style custom ``train_step`` is written as
 ``compute_loss`` (one optimizer; DESIGN.md), so ``fit`` runs it on every backend.
-The reparameterisation is kept inside this model (``gdl.layers.sampling.Sampling``
-was not available on the base branch when this was written).
+The reparameterisation is chapter 3's ``gdl.layers.sampling.Sampling`` and the KL term
+chapter 3's closed form (``gdl.models.vae.kl_divergence``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import layers, ops
+
+from gdl.layers.sampling import Sampling
+from gdl.models.vae import kl_divergence
 
 FRAME_SHAPE = (64, 64, 3)
 
@@ -62,7 +65,7 @@ class WorldModelVAE(keras.Model):
         self.seed = seed
         self.encoder = build_encoder(self.z_dim)
         self.decoder = build_decoder(self.z_dim)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sampling = Sampling(seed=seed)
         self.total_loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
@@ -87,8 +90,7 @@ class WorldModelVAE(keras.Model):
     def call(self, x, training=False):
         x = self._as_float(x)
         mu, log_var = self.encoder(x, training=training)
-        eps = keras.random.normal(ops.shape(mu), seed=self.seed_generator)
-        z = mu + ops.exp(0.5 * log_var) * eps
+        z = self.sampling([mu, log_var])
         return self.decoder(z, training=training), mu, log_var
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -96,8 +98,7 @@ class WorldModelVAE(keras.Model):
         x = self._as_float(x)
         recon, mu, log_var = y_pred
         reconstruction = ops.mean(ops.sum(ops.square(x - recon), axis=(1, 2, 3)))
-        kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mu) - ops.exp(log_var), axis=1)
-        kl = ops.mean(ops.maximum(kl, self.kl_tolerance * self.z_dim))
+        kl = ops.mean(ops.maximum(kl_divergence(mu, log_var), self.kl_tolerance * self.z_dim))
         total = reconstruction + kl
         self.total_loss_tracker.update_state(total)
         self.reconstruction_loss_tracker.update_state(reconstruction)
