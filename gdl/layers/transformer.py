@@ -243,6 +243,26 @@ class TransformerBlock(keras.layers.Layer):
         }
 
 
+def run_cached_blocks(blocks, x, index, caches=None, max_len=None):
+    """Run a stack of blocks incrementally with their key/value caches.
+
+    ``x`` holds the embedded inputs at positions ``index, index + 1, ...``. With
+    ``caches=None`` fresh caches of length ``max_len`` are made (the prefill of a
+    prompt at ``index=0``); otherwise ``caches`` is the tuple returned by the previous
+    call. Returns ``(y, last_block_scores, caches)``. Used by the GPT (chapter 9) and the
+    music Transformer (chapter 11).
+    """
+    if caches is None:
+        batch = ops.shape(x)[0]
+        caches = [block.init_cache(batch, max_len) for block in blocks]
+    new = []
+    scores = None
+    for block, cache in zip(blocks, caches):
+        x, scores, cache = block.call_with_cache(x, cache, index)
+        new.append(cache)
+    return x, scores, tuple(new)
+
+
 def compile_stateless(owner, fn, jit_compile: bool = False):
     """Compile ``fn(*tensors)`` (a decode step that calls ``owner``'s layers) for the backend.
 

@@ -38,7 +38,7 @@ from keras import ops
 
 from gdl.data.text import pad_punctuation
 from gdl.layers.embeddings import TokenAndPositionEmbedding
-from gdl.layers.transformer import TransformerBlock, compile_stateless
+from gdl.layers.transformer import TransformerBlock, compile_stateless, run_cached_blocks
 from gdl.sampling import filter_logits
 
 __all__ = ["GPT", "Generation", "attention_html", "plot_attention", "top_k_table"]
@@ -243,26 +243,19 @@ class GPT(keras.Model):
 
     def _prefill_step(self, tokens, row, u, cfg):
         """Fill fresh caches from the whole buffer; logits at ``row``."""
-        batch = ops.shape(tokens)[0]
-        x = self.embedding(tokens)
-        caches = []
-        for block in self.blocks:
-            cache = block.init_cache(batch, self.max_len)
-            x, s, cache = block.call_with_cache(x, cache, 0)
-            caches.append(cache)
+        x, s, caches = run_cached_blocks(
+            self.blocks, self.embedding(tokens), 0, max_len=self.max_len
+        )
         logits = self.head(ops.take(x, row, axis=1))
         att = ops.take(s, row, axis=2)
-        return (*self._choose(logits, u, cfg), logits, att, tuple(caches))
+        return (*self._choose(logits, u, cfg), logits, att, caches)
 
     def _decode_step(self, token, index, caches, u, cfg):
         """One new token ``(B, 1)`` at position ``index`` -> logits for ``index + 1``."""
         x = self.embedding(token, start_index=index)
-        new = []
-        for block, cache in zip(self.blocks, caches):
-            x, s, cache = block.call_with_cache(x, cache, index)
-            new.append(cache)
+        x, s, caches = run_cached_blocks(self.blocks, x, index, caches)
         logits = self.head(x[:, 0])
-        return (*self._choose(logits, u, cfg), logits, s[:, :, 0], tuple(new))
+        return (*self._choose(logits, u, cfg), logits, s[:, :, 0], caches)
 
     def _loop_step(self, buf, lengths, start, end, uniforms, stop, cfg):
         """The whole cached generation in one compiled call: prefill, then a while loop of

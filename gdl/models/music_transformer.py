@@ -31,7 +31,7 @@ import numpy as np
 from keras import ops
 
 from gdl.layers.embeddings import TokenAndPositionEmbedding
-from gdl.layers.transformer import TransformerBlock, compile_stateless
+from gdl.layers.transformer import TransformerBlock, compile_stateless, run_cached_blocks
 from gdl.music.tokens import PAD, START, START_DURATION, UNK, tokens_to_stream
 from gdl.sampling import filter_probs, sample_from_probs
 
@@ -244,23 +244,17 @@ class MusicTransformer(keras.Model):
         return ops.take(n, row, axis=1), ops.take(d, row, axis=1), att
 
     def _prefill_step(self, notes, durs, row):
-        batch = ops.shape(notes)[0]
-        x = self._embed(notes, durs)
-        caches = []
-        for block in self.blocks:
-            x, s, cache = block.call_with_cache(x, block.init_cache(batch, self.max_len), 0)
-            caches.append(cache)
+        x, s, caches = run_cached_blocks(
+            self.blocks, self._embed(notes, durs), 0, max_len=self.max_len
+        )
         h = ops.take(x, row, axis=1)
-        return self.note_head(h), self.duration_head(h), ops.take(s, row, axis=2), tuple(caches)
+        return self.note_head(h), self.duration_head(h), ops.take(s, row, axis=2), caches
 
     def _decode_step(self, note, dur, index, caches):
         x = self._embed(note, dur, start_index=index)
-        new = []
-        for block, cache in zip(self.blocks, caches):
-            x, s, cache = block.call_with_cache(x, cache, index)
-            new.append(cache)
+        x, s, caches = run_cached_blocks(self.blocks, x, index, caches)
         h = x[:, 0]
-        return self.note_head(h), self.duration_head(h), s[:, :, 0], tuple(new)
+        return self.note_head(h), self.duration_head(h), s[:, :, 0], caches
 
     def generate(
         self,
