@@ -57,6 +57,7 @@ class Coupling(keras.layers.Layer):
 
         self.s_layers = stack("s", "tanh")
         self.t_layers = stack("t", "linear")
+        self.build((None, self.input_dim))
 
     def build(self, input_shape):
         if input_shape[-1] != self.input_dim:
@@ -68,6 +69,7 @@ class Coupling(keras.layers.Layer):
             for layer in layers:
                 layer.build(shape)
                 shape = (*shape[:-1], layer.units)
+        self.built = True
 
     def call(self, x):
         s, t = x, x

@@ -85,7 +85,8 @@ class RealNVP(keras.Model):
 
     def build(self, input_shape):
         for layer in self.layers_list:
-            layer.build((None, self.input_dim))
+            if not layer.built:
+                layer.build((None, self.input_dim))
         self.built = True
 
     @property
