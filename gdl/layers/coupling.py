@@ -44,7 +44,9 @@ class Coupling(keras.layers.Layer):
             reg = keras.regularizers.l2(self.regularization) if self.regularization else None
             hidden = [
                 keras.layers.Dense(
-                    self.coupling_dim, activation="relu", kernel_regularizer=reg,
+                    self.coupling_dim,
+                    activation="relu",
+                    kernel_regularizer=reg,
                     name=f"{prefix}_{i}",
                 )  # fmt: skip
                 for i in range(self.num_hidden)

@@ -231,7 +231,7 @@ class DiffusionModel(keras.Model):
     def reverse_diffusion(self, initial_noise, diffusion_steps: int):
         """The deterministic DDIM loop (eager Python loop; the book's ``reverse_diffusion``).
         Returns the last predicted images, still normalised."""
-        current, pred = initial_noise, initial_noise
+        current = pred = ops.convert_to_tensor(initial_noise, dtype="float32")
         for step in range(int(diffusion_steps)):
             current, pred = self._reverse_step(step, diffusion_steps, current, pred)
         return pred

@@ -106,9 +106,7 @@ def langevin_sample(
         for _ in range(int(steps)):
             history.append(step(history[-1]))
         return tf.stack(history)
-    _, x = tf.while_loop(
-        lambda i, _: i < steps, lambda i, x: (i + 1, step(x)), (tf.constant(0), x)
-    )
+    _, x = tf.while_loop(lambda i, _: i < steps, lambda i, x: (i + 1, step(x)), (tf.constant(0), x))
     return x
 
 

@@ -74,8 +74,13 @@ class RealNVP(keras.Model):
         self.seed = seed
         self.masks = alternating_masks(self.input_dim, self.coupling_layers)
         self.layers_list = [
-            Coupling(self.input_dim, self.coupling_dim, self.num_hidden, self.regularization,
-                     name=f"coupling_{i}")  # fmt: skip
+            Coupling(
+                self.input_dim,
+                self.coupling_dim,
+                self.num_hidden,
+                self.regularization,
+                name=f"coupling_{i}",
+            )  # fmt: skip
             for i in range(self.coupling_layers)
         ]
         self.seed_generator = keras.random.SeedGenerator(seed)
