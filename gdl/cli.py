@@ -73,10 +73,10 @@ def _data_parser(sub) -> None:
     dp = sub.add_parser("data", help="list, check and download the book's datasets")
     dsub = dp.add_subparsers(dest="data_cmd", metavar="COMMAND", required=True)
     dsub.add_parser("list", help="every dataset and whether it is on disk")
-    c = dsub.add_parser("check", help="verify a dataset is complete")
-    c.add_argument("name")
+    c = dsub.add_parser("check", help="verify a dataset is complete (every file's header)")
+    c.add_argument("name", nargs="+", help="dataset name(s), or 'all'")
     d = dsub.add_parser("download", help="download a dataset into $GDL_DATA_DIR")
-    d.add_argument("name")
+    d.add_argument("name", nargs="+", help="dataset name(s), or 'all'")
     d.add_argument("--force", action="store_true", help="download again even if present")
     f = dsub.add_parser(
         "fixtures", help="write tiny fixtures of every dataset (real formats) to DIR"
@@ -133,37 +133,18 @@ def _cmd_sample(args) -> int:
 
 
 def _cmd_data(args) -> int:
-    from gdl.data import build_fixtures, get_dataset, list_datasets
+    from gdl.data import build_fixtures
+    from gdl.data.manage import check_command, download_command, list_command
 
     if args.data_cmd == "list":
-        rows = []
-        for name, ds in list_datasets().items():
-            status = "embedded" if ds.embedded else ("present" if ds.is_present() else "missing")
-            rows.append((name, status, ds.description))
-        width = max(len(r[0]) for r in rows)
-        for name, status, desc in rows:
-            print(f"{name:<{width}}  {status:<8}  {desc}")
-        return 0
+        return list_command()
     if args.data_cmd == "fixtures":
         print(build_fixtures(args.dir))
         return 0
-    ds = get_dataset(args.name)
     if args.data_cmd == "check":
-        problems = ds.problems()
-        if problems:
-            print(f"{args.name}: INCOMPLETE at {ds.path()}")
-            for p in problems:
-                print(f"  - {p}")
-            print(f"fix with: gdl data download {args.name}")
-            return 1
-        print(f"{args.name}: OK ({'embedded' if ds.embedded else ds.path()})")
-        return 0
+        return check_command(args.name)
     if args.data_cmd == "download":
-        if ds.is_present() and not args.force:
-            print(f"{args.name}: already present at {ds.path()}")
-            return 0
-        print(ds.download())
-        return 0
+        return download_command(args.name, force=args.force)
     return 2
 
 

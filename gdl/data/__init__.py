@@ -1,6 +1,21 @@
 """Datasets by name: ``gdl.data.load("cifar10")``, ``gdl.data.get_dataset("faces")``.
 
-See :mod:`gdl.data.registry` for the registry and each module for its datasets.
+==================  ===========================  ==========================================
+name                module                       ``load(name)`` returns
+==================  ===========================  ==========================================
+fashion_mnist       :mod:`.keras_builtin`        ``(x, y), (x_test, y_test)`` uint8 (N,28,28)
+mnist, cifar10      :mod:`.keras_builtin`        the same as ``keras.datasets``
+faces               :mod:`.celeba`               tf.data of images, or ``(images, labels)``
+bricks, flowers     :mod:`.image_sets`           tf.data of images
+recipes, wines      :mod:`.text_sets`            list of the book's training strings
+chorales            :mod:`.music`                ``{"train", "valid", "test"}`` (T, 4) rolls
+music21_chorales    :mod:`.music` (embedded)     the same, from music21's corpus
+cellosuites         :mod:`.music`                sorted list of MIDI paths
+digits, moons       :mod:`.embedded`             float32 arrays
+==================  ===========================  ==========================================
+
+``gdl data list | check NAME | download NAME`` manage them on disk (:mod:`.manage`,
+:mod:`.download`, :mod:`.kaggle`); :mod:`gdl.data.registry` is the registry.
 """
 
 from gdl.data.registry import (

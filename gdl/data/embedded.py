@@ -28,13 +28,13 @@ def load_digits(
     """
     from sklearn.datasets import load_digits as _sk_digits
 
-    from gdl.data.images import resize_images
+    from gdl.data.images import resize_bilinear
 
     bunch = _sk_digits()
     x = bunch.images.astype("float32")[..., None] / 16.0  # (N, 8, 8, 1) in [0, 1]
     inner = size - 2 * pad
     if inner != 8:
-        x = resize_images(x, inner)
+        x = resize_bilinear(x, inner)  # = keras.ops.image.resize(..., "bilinear"), no TF
     x = np.clip(x, 0.0, 1.0)
     if pad:
         x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))

@@ -53,6 +53,8 @@ class Dataset:
     embedded: bool = False
     chapters: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    # deep check for ``gdl data check`` (every image header, the JSON parses ...)
+    verifier: Callable[[Dataset], list[str]] | None = None
 
     def path(self, root: Path | None = None) -> Path:
         return Path(root or data_dir()) / self.folder
@@ -64,6 +66,17 @@ class Dataset:
         if not self.path().exists():
             return [f"{self.path()} does not exist"]
         return self.checker(self) if self.checker else []
+
+    def verify(self) -> list[str]:
+        """Everything :meth:`problems` checks, plus the manifest a gdl download wrote
+        (file count and bytes unchanged) and the dataset's deep ``verifier``."""
+        problems = self.problems()
+        if problems or self.embedded:
+            return problems
+        from gdl.data.download import manifest_problems
+
+        problems = manifest_problems(self.path())
+        return problems + (self.verifier(self) if self.verifier else [])
 
     def is_present(self) -> bool:
         return not self.problems()
