@@ -74,11 +74,9 @@ def diffusion_data(name: str = "flowers", batch_size: int = 64, repetitions: int
     raise SystemExit(f"the diffusion model trains on flowers or digits, not {name!r}")
 
 
-def scatter_flow(model, data, path: Path, num_samples: int = 3000, seed: int = 0) -> Path:
-    """The book's 2x2 figure: data X, f(X) (red); latent Z, g(Z) (green); all in [-2, 2]."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+def flow_figure(model, data, num_samples: int = 3000, seed: int = 0):
+    """The book's 2x2 figure: data X, f(X) (red); latent Z, g(Z) (green); all in [-2, 2].
+    Returns a matplotlib ``Figure`` (``IPython.display.display(fig)`` in a notebook)."""
     from matplotlib.figure import Figure
 
     rng = np.random.default_rng(seed)
@@ -93,6 +91,12 @@ def scatter_flow(model, data, path: Path, num_samples: int = 3000, seed: int = 0
         ax = fig.add_subplot(2, 2, i + 1)
         ax.scatter(pts[:, 0], pts[:, 1], color=color, s=2)
         ax.set(title=title, xlim=(-2, 2), ylim=(-2, 2))
+    return fig
+
+
+def scatter_flow(model, data, path: Path, num_samples: int = 3000, seed: int = 0) -> Path:
+    """Save :func:`flow_figure` to ``path``."""
+    fig = flow_figure(model, data, num_samples, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
