@@ -5,10 +5,11 @@ Differences from the book, on purpose:
 
 * The noise loss lives in ``compute_loss`` (Keras' own ``train_step`` runs it); the EMA
   update of the generation network follows every step in a ``train_step`` that calls
-  ``super().train_step`` (TensorFlow, torch) or updates the returned state (JAX).
+  ``super().train_step`` (TensorFlow, torch) or updates the returned state (JAX). Checked
+  on TensorFlow and JAX (torch is not installed here).
 * The batch size is not a global constant, so no ``drop_remainder`` is needed.
 * :meth:`DiffusionModel.generate` runs the DDIM loop compiled (a ``tf.function`` with a
-  ``while`` loop on TensorFlow, one trace for every number of steps) and
+  ``while`` loop on TensorFlow, one trace for every number of steps; ``jax.jit`` on JAX) and
   :meth:`DiffusionModel.interpolate` is the book's spherical-interpolation figure.
 * A KID metric (:class:`gdl.metrics.KID`, no downloaded Inception weights: see there) is
   computed on generated images during ``evaluate``/validation, as in keras.io.
@@ -245,17 +246,33 @@ class DiffusionModel(keras.Model):
         return pred
 
     def compiled_reverse_diffusion(self, initial_noise, diffusion_steps: int):
-        """:meth:`reverse_diffusion` as one compiled loop (TensorFlow: a ``tf.function``
-        traced once for any number of steps; other backends fall back to the eager loop)."""
-        if keras.config.backend() != "tensorflow":
-            return self.reverse_diffusion(initial_noise, diffusion_steps)
-        import tensorflow as tf
+        """:meth:`reverse_diffusion` as one compiled loop: on TensorFlow a ``tf.function``
+        traced once for any number of steps; on JAX a ``jax.jit`` of the loop with the EMA
+        weights passed in (a ``StatelessScope``), one compilation per number of steps;
+        other backends run the eager loop."""
+        backend = keras.config.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-        if self._compiled_reverse is None:
-            self._compiled_reverse = tf.function(self._loop, reduce_retracing=True)
-        return self._compiled_reverse(
-            tf.convert_to_tensor(initial_noise, "float32"), tf.constant(int(diffusion_steps))
-        )
+            if self._compiled_reverse is None:
+                self._compiled_reverse = tf.function(self._loop, reduce_retracing=True)
+            return self._compiled_reverse(
+                tf.convert_to_tensor(initial_noise, "float32"), tf.constant(int(diffusion_steps))
+            )
+        if backend == "jax":
+            import jax
+
+            variables = self.ema_network.weights
+            if self._compiled_reverse is None:
+
+                def run(values, noise, steps):
+                    with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                        return self._loop(noise, steps)
+
+                self._compiled_reverse = jax.jit(run, static_argnums=2)
+            values = [v.value for v in variables]
+            return self._compiled_reverse(values, initial_noise, int(diffusion_steps))
+        return self.reverse_diffusion(initial_noise, diffusion_steps)
 
     def generate(self, num_images: int = 10, diffusion_steps: int = 20, initial_noise=None,
                  seed=None, compiled: bool = True):  # fmt: skip
