@@ -90,3 +90,14 @@ def test_save_load_round_trip(flow, tmp_path):
 def test_wrong_shape_names_expected_shape(flow):
     with pytest.raises(ValueError, match=r"\(batch, 2\)"):
         flow.forward(np.zeros((3, 3), "float32"))
+
+
+def test_cli_train_then_sample(tmp_path, data_env, monkeypatch):
+    from gdl.cli import main
+
+    monkeypatch.setenv("GDL_SMOKE", "1")
+    run = str(tmp_path / "run")
+    args = ["--run-dir", run, "--epochs", "1", "--steps-per-epoch", "2", "--verbose", "0"]
+    assert main(["train", "realnvp", *args]) == 0
+    assert main(["sample", "realnvp", "--run-dir", run, "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 0
