@@ -124,3 +124,25 @@ def test_resume_restores_weights_and_optimizer_state(tmp_path):
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
     assert int(b.optimizer.iterations) == int(a.optimizer.iterations) > 0
+
+
+def test_sample_in_a_fresh_process_loads_a_subclassed_model(tmp_path, data_env):
+    """``gdl sample`` must register gdl's classes itself before ``load_model``."""
+    run = tmp_path / "run"
+    args = ["train", "realnvp", "--epochs", "1", "--run-dir", str(run), "--verbose", "0"]
+    assert main(args) == 0
+    out = tmp_path / "fresh.png"
+    cmd = [
+        sys.executable,
+        "-m",
+        "gdl.cli",
+        "sample",
+        "realnvp",
+        "--run-dir",
+        str(run),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert out.exists() and out.stat().st_size > 0

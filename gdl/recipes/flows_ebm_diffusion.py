@@ -102,24 +102,11 @@ def scatter_flow(model, data, path: Path, num_samples: int = 3000, seed: int = 0
     return path
 
 
-class _ModelRecipe(Recipe):
-    """Imports its model module on creation, so ``gdl sample`` can load the ``.keras``
-    file (the registered classes must be imported before ``keras.saving.load_model``)."""
-
-    model_module = ""
-
-    def __init__(self):
-        import importlib
-
-        importlib.import_module(self.model_module)
-
-
 @register
-class RealNVPRecipe(_ModelRecipe):
+class RealNVPRecipe(Recipe):
     name = "realnvp"
     help = "chapter 6 RealNVP normalising flow on two moons (794,632 parameters)"
     chapter = "06"
-    model_module = "gdl.models.realnvp"
     epochs = 300
     batch_size = 256
     default_data = "moons"
@@ -156,11 +143,10 @@ class RealNVPRecipe(_ModelRecipe):
 
 
 @register
-class EBMRecipe(_ModelRecipe):
+class EBMRecipe(Recipe):
     name = "ebm"
     help = "chapter 7 energy-based model with Langevin sampling on MNIST (76,993 parameters)"
     chapter = "07"
-    model_module = "gdl.models.ebm"
     epochs = 60
     batch_size = 128
     default_data = "mnist"
@@ -205,11 +191,10 @@ class EBMRecipe(_ModelRecipe):
 
 
 @register
-class DDIMRecipe(_ModelRecipe):
+class DDIMRecipe(Recipe):
     name = "ddim"
     help = "chapter 8 diffusion model (U-Net, DDIM sampling) on Oxford flowers (1,953,507 params)"
     chapter = "08"
-    model_module = "gdl.models.diffusion"
     epochs = 50
     batch_size = 64
     default_data = "flowers"
