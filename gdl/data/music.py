@@ -240,7 +240,7 @@ def load_music21_chorales(
 MUSIC21_CHORALES = register_dataset(
     Dataset(
         name="music21_chorales",
-        description="371 Bach chorales from music21's corpus as 16th-note rolls (embedded)",
+        description="Bach chorales from music21's corpus (the 351 of 371 in four parts) as 16th-note rolls (embedded)",
         source="embedded:music21.corpus.chorales",
         folder="",
         loader=load_music21_chorales,
