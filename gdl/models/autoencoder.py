@@ -23,6 +23,16 @@ _REG = keras.saving.register_keras_serializable(package="gdl")
 FASHION_SHAPE = (32, 32, 1)
 
 
+def _stride2_block(x, conv, filters: int, batch_norm: bool):
+    """One stride-2 3x3 ``conv`` (Conv2D or Conv2DTranspose): ``-> BN -> LeakyReLU`` for the
+    faces VAE (``batch_norm``), ``relu`` for the Fashion-MNIST models."""
+    if batch_norm:
+        x = conv(filters, 3, strides=2, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        return layers.LeakyReLU()(x)
+    return conv(filters, 3, strides=2, padding="same", activation="relu")(x)
+
+
 def _shape_before_flatten(image_shape, filters):
     h, w = image_shape[0], image_shape[1]
     n = len(filters)
@@ -54,12 +64,7 @@ def conv_encoder(
     _shape_before_flatten(image_shape, filters)
     x = inp
     for f in filters:
-        if batch_norm:
-            x = layers.Conv2D(f, 3, strides=2, padding="same")(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.LeakyReLU()(x)
-        else:
-            x = layers.Conv2D(f, 3, strides=2, padding="same", activation="relu")(x)
+        x = _stride2_block(x, layers.Conv2D, f, batch_norm)
     x = layers.Flatten()(x)
     if not variational:
         return keras.Model(inp, layers.Dense(latent_dim, name="encoder_output")(x), name=name)
@@ -92,12 +97,7 @@ def conv_decoder(
         x = layers.LeakyReLU()(x)
     x = layers.Reshape(before)(x)
     for f in filters:
-        if batch_norm:
-            x = layers.Conv2DTranspose(f, 3, strides=2, padding="same")(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.LeakyReLU()(x)
-        else:
-            x = layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu")(x)
+        x = _stride2_block(x, layers.Conv2DTranspose, f, batch_norm)
     final = layers.Conv2DTranspose if batch_norm else layers.Conv2D
     out = final(
         channels, 3, strides=1, padding="same", activation="sigmoid", name="decoder_output"
