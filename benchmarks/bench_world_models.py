@@ -6,7 +6,7 @@ does the same work) with 1 and 2 worker processes; the pool is started before ti
 
 ``python -m benchmarks world_models.controller_vs_random``: the pipeline at a bounded
 budget (``WM_BENCH_RUN_DIR``, default ``$GDL_RUNS_DIR/world-models-bench``; resumable,
-so an existing run is only evaluated; ``WM_BENCH_GENERATIONS`` caps CMA-ES, default 60), then the trained controller against the random
+so an existing run is only evaluated; ``WM_BENCH_GENERATIONS`` caps CMA-ES), then the trained controller against the random
 policy on the same 10 seeds of full 1000-step episodes. The shared 2-core machine makes
 timings noisy: the load average is recorded with every row.
 """
@@ -23,18 +23,19 @@ import numpy as np
 from benchmarks.harness import benchmark, timeit
 
 BUDGET = dict(
-    episodes=16,
+    episodes=32,
     max_steps=500,
     workers=2,
-    vae_epochs=2,
-    rnn_epochs=5,
+    vae_epochs=8,
+    vae_learning_rate=1e-3,
+    rnn_epochs=10,
     rnn_seq_len=250,
     rnn_batch_size=16,
-    popsize=12,
+    popsize=16,
     rollouts=1,
-    patience=40,
+    patience=50,
     controller_max_steps=1000,
-    generations=60,
+    generations=100,
     eval_episodes=10,
     verbose=1,
 )
@@ -85,7 +86,10 @@ def controller_vs_random():
     from gdl.world_models.pipeline import WorldModelsConfig, run
 
     run_dir = Path(os.environ.get("WM_BENCH_RUN_DIR", runs_dir() / "world-models-bench"))
-    budget = {**BUDGET, "generations": int(os.environ.get("WM_BENCH_GENERATIONS", 60))}
+    budget = {
+        **BUDGET,
+        "generations": int(os.environ.get("WM_BENCH_GENERATIONS", BUDGET["generations"])),
+    }
     cfg = WorldModelsConfig(**budget)
     t0 = time.process_time()
     result = run("all", run_dir, cfg)
