@@ -13,6 +13,13 @@ Differences from the book, on purpose:
   ``train_step`` drops them); ``nll`` is tracked separately, so the numbers compare
   with the book's ``loss``.
 * :meth:`log_prob` and :meth:`sample` are methods of the model.
+
+Capacity (``python -m benchmarks flows_ebm_diffusion.realnvp_nll realnvp_capacity``):
+trained as the book trains it, the default 2 coupling layers plateau at a held-out NLL
+of 1.71 nats per point (300 epochs) while a 10-component Gaussian mixture reaches 1.21;
+``coupling_layers=6`` (the keras.io example the book adapts) reaches 1.22 in 60 epochs.
+Two couplings transform each coordinate once, which is too little to straighten the
+moons: pass ``coupling_layers=6`` for a flow that matches the mixture.
 """
 
 from __future__ import annotations
