@@ -98,6 +98,8 @@ def test_cli_train_then_sample(tmp_path, data_env, monkeypatch):
     monkeypatch.setenv("GDL_SMOKE", "1")
     run = str(tmp_path / "run")
     args = ["--run-dir", run, "--epochs", "1", "--steps-per-epoch", "2", "--verbose", "0"]
-    assert main(["train", "realnvp", *args]) == 0
+    assert main(["train", "realnvp", *args, "--coupling-layers", "4"]) == 0
     assert main(["sample", "realnvp", "--run-dir", run, "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").stat().st_size > 0
+    saved = keras.saving.load_model(f"{run}/model.keras")
+    assert saved.get_config()["coupling_layers"] == 4

@@ -111,6 +111,12 @@ class RealNVPRecipe(Recipe):
     batch_size = 256
     default_data = "moons"
 
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--coupling-layers", type=int, default=2,
+                            help="coupling layers (book: 2; 6 matches a Gaussian mixture's "
+                            "likelihood, see gdl.models.realnvp)")  # fmt: skip
+
     def load_data(self, args):
         if (args.data or "moons") != "moons":
             raise SystemExit("RealNVP trains on the embedded two moons (--data moons)")
@@ -123,7 +129,7 @@ class RealNVPRecipe(Recipe):
 
         from gdl.models.realnvp import RealNVP
 
-        model = RealNVP(seed=args.seed)
+        model = RealNVP(coupling_layers=getattr(args, "coupling_layers", 2), seed=args.seed)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-4))
         return model
 
