@@ -35,7 +35,7 @@ BUDGET = dict(
     rollouts=1,
     patience=50,
     controller_max_steps=1000,
-    generations=100,
+    generations=80,
     eval_episodes=10,
     verbose=1,
 )
