@@ -103,7 +103,7 @@ def controller_vs_random():
         "random policy mean reward": r["mean"],
         "random policy std": r["std"],
         "difference": c["mean"] - r["mean"],
-        "seeds": f"{result['seeds'][0]}..{result['seeds'][-1]} (1000-step episodes)",
+        "seeds": f"{result['seeds'][0]}..{result['seeds'][-1]} ({result['max_steps']}-step episodes)",
         "best generation mean (training)": float(np.max([h["mean"] for h in history])),
         "cpu s of this process (excl. workers)": time.process_time() - t0,
         "load": _load(),

@@ -265,7 +265,8 @@ def test_tiny_pipeline_leaves_every_artifact_and_resumes(tmp_path, monkeypatch):
     run_dir = tmp_path / "runs" / "world-models"
     # CLI: collect 2 episodes x 50 steps in 2 worker processes
     assert main(["world-models", "collect", "--smoke", "--workers", "2", "--verbose", "0"]) == 0
-    cfg = WorldModelsConfig.smoke(workers=2)  # 1 epoch each, population 4, 1 generation
+    # 1 epoch each, population 4, 1 generation; controller episodes shorter than collection's
+    cfg = WorldModelsConfig.smoke(workers=2, controller_max_steps=40)
     run("all", run_dir, cfg)
     expected = [
         "episodes/episode_00000.npz",
@@ -289,6 +290,7 @@ def test_tiny_pipeline_leaves_every_artifact_and_resumes(tmp_path, monkeypatch):
     assert np.load(run_dir / "controller/params.npy").shape == (867,)
     ev = json.loads((run_dir / "evaluation.json").read_text())
     assert len(ev["controller"]["rewards"]) == len(ev["random"]["rewards"]) == 2
+    assert ev["max_steps"] == 40  # evaluated like the controller was trained
 
     # a stopped controller stage continues from its saved CMA-ES state
     state_before = CMAES.load(run_dir / "controller/cma_state.pkl")

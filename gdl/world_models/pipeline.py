@@ -407,9 +407,12 @@ def evaluate(run_dir, cfg: WorldModelsConfig) -> dict:
     vae, rnn = load_vae(run_dir), load_rnn(run_dir)
     weights = world_model_weights(run_dir, vae, rnn)
     seeds = [cfg.eval_seed + i for i in range(cfg.eval_episodes)]
-    with Evaluator(weights, "real", cfg.workers, max_steps=cfg.max_steps) as ev:
+    # episodes as long as the controller's (CarRacing's 1000 steps by default), not the
+    # collection's max_steps, which only bounds the random data for V and M
+    steps = cfg.controller_max_steps
+    with Evaluator(weights, "real", cfg.workers, max_steps=steps) as ev:
         table = ev.rewards([params, None], seeds)
-    result = {"seeds": seeds, "max_steps": cfg.max_steps}
+    result = {"seeds": seeds, "max_steps": steps}
     for name, row in zip(("controller", "random"), table):
         result[name] = {"mean": float(row.mean()), "std": float(row.std()), "rewards": row.tolist()}
     _write_json(run_dir / "evaluation.json", result)
