@@ -6,8 +6,9 @@ does the same work) with 1 and 2 worker processes; the pool is started before ti
 
 ``python -m benchmarks world_models.controller_vs_random``: the pipeline at a bounded
 budget (``WM_BENCH_RUN_DIR``, default ``$GDL_RUNS_DIR/world-models-bench``; resumable,
-so an existing run is only evaluated; ``WM_BENCH_GENERATIONS`` caps CMA-ES), then the trained controller against the random
-policy on the same 10 seeds of full 1000-step episodes. The shared 2-core machine makes
+so an existing run is only evaluated; ``WM_BENCH_GENERATIONS`` caps CMA-ES), then the
+trained controller against the random policy on the same 10 seeds of full 1000-step
+episodes. The shared 2-core machine makes
 timings noisy: the load average is recorded with every row.
 """
 
@@ -103,7 +104,9 @@ def controller_vs_random():
         "random policy mean reward": r["mean"],
         "random policy std": r["std"],
         "difference": c["mean"] - r["mean"],
-        "seeds": f"{result['seeds'][0]}..{result['seeds'][-1]} ({result['max_steps']}-step episodes)",
+        "seeds": "{}..{} ({}-step episodes)".format(
+            result["seeds"][0], result["seeds"][-1], result["max_steps"]
+        ),
         "best generation mean (training)": float(np.max([h["mean"] for h in history])),
         "cpu s of this process (excl. workers)": time.process_time() - t0,
         "load": _load(),
