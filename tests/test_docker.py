@@ -1,7 +1,7 @@
 """The Docker images and compose files, checked without a Docker engine.
 
 What this covers: hadolint on both Dockerfiles; the compose files against the Compose
-Specification JSON schema (``tests/data/compose-spec.json``, see ``tests/data/README.md``);
+Specification JSON schema (``tests/fixtures/compose-spec.json``, see ``tests/fixtures/README.md``);
 the safety properties (ports on 127.0.0.1 only, Jupyter token required and not disabled, no
 privileged mode or added capabilities, non-root user, no secrets in images or the build
 context, GPU only in the GPU variant); and that the versions the images install cannot drift
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = {"cpu": ROOT / "docker" / "Dockerfile", "gpu": ROOT / "docker" / "Dockerfile.gpu"}
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_GPU = ROOT / "docker-compose.gpu.yml"
-SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
+SCHEMA = ROOT / "tests" / "fixtures" / "compose-spec.json"
 EXTRAS = ["lab", "kaggle"]  # what both images install: pip install ".[lab,kaggle]"
 TOKEN = "test-token-0123456789"
 

@@ -22,7 +22,7 @@ from gdl.world_models.dream import DreamEnv
 from gdl.world_models.mdn_rnn import MDNRNN, make_sequences
 from gdl.world_models.vae import WorldModelVAE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

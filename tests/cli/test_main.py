@@ -16,7 +16,7 @@ import pytest
 
 from gdl.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_models(capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _music_corpus import corpus_chorales
+from tests.music_corpus import corpus_chorales
 
 from gdl.music import pianoroll, tokens
 

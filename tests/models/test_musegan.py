@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from _music_corpus import corpus_chorales
+from tests.music_corpus import corpus_chorales
 
 from gdl.losses import gradient_penalty
 from gdl.models.musegan import MuseGAN, musegan_critic, musegan_generator

@@ -1,6 +1,6 @@
 """gdl.layers.transformer / gdl.layers.embeddings: maths, causality, KV cache, serialisation.
 
-Backend-agnostic: ``tests/test_transformer_jax.py`` runs this file again under
+Backend-agnostic: ``tests/layers/test_transformer_jax.py`` runs this file again under
 ``KERAS_BACKEND=jax``.
 """
 

@@ -135,7 +135,7 @@ def test_cached_load_needs_no_music21_import(chorale_cache):
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
-        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])),
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
         capture_output=True,
         text=True,
         check=True,
