@@ -73,8 +73,8 @@ def bits_per_dim():
     categorical baselines (add-one smoothing) fitted on the same training split."""
     import keras
 
+    from gdl.cli.recipes.autoregressive import load_pixel_values
     from gdl.models.pixelcnn import PixelCNN, PixelCNNMixture, compile_pixelcnn
-    from gdl.recipes.autoregressive import load_pixel_values
 
     rows = {}
     for name, cls, levels in (("pixelcnn", PixelCNN, 4), ("pixelcnn_md", PixelCNNMixture, None)):

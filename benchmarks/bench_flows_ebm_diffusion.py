@@ -107,9 +107,9 @@ def ddim_kid_digits():
     a bounded training budget; with the untrained model and a real/real split as bounds."""
     import keras
 
+    from gdl.cli.recipes.flows_ebm_diffusion import diffusion_data
     from gdl.metrics import KID
     from gdl.models.diffusion import DiffusionModel
-    from gdl.recipes.flows_ebm_diffusion import diffusion_data
 
     keras.utils.set_random_seed(0)
     x_train, x_test, _ = diffusion_data("digits")

@@ -67,8 +67,8 @@ def vae_digits():
     import keras
     from sklearn.decomposition import PCA
 
+    from gdl.cli.recipes.vae_gan import fashion_images
     from gdl.models.vae import VAE, kl_divergence
-    from gdl.recipes.vae_gan import fashion_images
 
     keras.utils.set_random_seed(0)
     (x, _), (xt, _), _ = fashion_images("digits")

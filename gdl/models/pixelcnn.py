@@ -268,7 +268,7 @@ class PixelCNNMixture(_AutoregressiveImage):
     log-scales are floored at -7 as in PixelCNN++). The loss is TFP's: the mean negative
     log-likelihood per image in nats. Inputs must be integers 0..255 (the book feeds
     non-integer bilinear-resized values; round them, see
-    :func:`gdl.recipes.autoregressive.load_pixel_values`).
+    :func:`gdl.cli.recipes.autoregressive.load_pixel_values`).
     """
 
     _n_uniforms = 2

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from gdl.cli import main
-from gdl.recipes.autoregressive import load_pixel_values
+from gdl.cli.recipes.autoregressive import load_pixel_values
 
 
 def test_pixel_values_are_the_books_levels():
@@ -49,7 +49,7 @@ def test_lstm_train_then_sample_text(tmp_path, data_env, capsys):
 
 
 def test_lstm_default_data_is_the_recipes_dataset(data_env):
-    from gdl.recipes.autoregressive import load_texts
+    from gdl.cli.recipes.autoregressive import load_texts
 
     texts = load_texts("recipes")
     assert texts and texts[0].startswith("Recipe for ") and " | " in texts[0]

@@ -20,7 +20,7 @@ def test_sequential_and_functional_mlp_compute_the_same_function():
 
 
 def test_cnn_learns_digits():
-    from gdl.recipes.classifiers import load_classification_data
+    from gdl.cli.recipes.classifiers import load_classification_data
 
     (x, y), (xt, yt), _ = load_classification_data("digits")
     model = compile_classifier(cnn())

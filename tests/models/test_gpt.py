@@ -228,7 +228,7 @@ def test_cli_train_and_sample_from_the_model_file_alone(data_env, tmp_path):
 def test_recipe_reads_your_own_wine_json_or_text_file(tmp_path):
     import json
 
-    from gdl.recipes.gpt import load_texts
+    from gdl.cli.recipes.gpt import load_texts
 
     rows = [
         {"country": "US", "province": "Oregon", "variety": "Pinot Noir", "description": "Tart."},

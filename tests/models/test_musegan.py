@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from tests.music_corpus import corpus_chorales
 
 from gdl.losses import gradient_penalty
 from gdl.models.musegan import MuseGAN, musegan_critic, musegan_generator
 from gdl.music import chorales_to_pianoroll
+from tests.music_corpus import corpus_chorales
 
 SHAPE = (2, 16, 84, 4)
 

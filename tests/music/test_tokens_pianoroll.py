@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.music_corpus import corpus_chorales
 
 from gdl.music import pianoroll, tokens
+from tests.music_corpus import corpus_chorales
 
 # two bars of 3/4 in E minor: a rest inside, a note across the barline, a triplet,
 # a trailing rest

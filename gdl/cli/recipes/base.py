@@ -6,7 +6,7 @@ dataset by default, ``--data`` to pick another, embedded data in smoke mode), ho
 build and compile the model, and how to write samples. Notebooks use the very same
 pieces (data loaders and models), so the CLI and the chapters cannot drift apart.
 
-Add a family by writing ``gdl/recipes/<family>.py`` with classes decorated by
+Add a family by writing ``gdl/cli/recipes/<family>.py`` with classes decorated by
 :func:`register`; the registry discovers the module on its own.
 """
 
@@ -98,11 +98,11 @@ def register(cls: type[Recipe]) -> type[Recipe]:
 
 
 def _discover() -> None:
-    import gdl.recipes as pkg
+    import gdl.cli.recipes as pkg
 
     for mod in pkgutil.iter_modules(pkg.__path__):
         if mod.name != "base":
-            importlib.import_module(f"gdl.recipes.{mod.name}")
+            importlib.import_module(f"gdl.cli.recipes.{mod.name}")
 
 
 def all_recipes() -> dict[str, type[Recipe]]:

@@ -6,7 +6,7 @@
     gdl world-models collect|train-vae|train-rnn|train-controller|evaluate|all [options]
 
 ``gdl --help`` and ``gdl train --help`` list what exists; models come from the
-recipe registry (:mod:`gdl.recipes`), datasets from :mod:`gdl.data`.
+recipe registry (:mod:`gdl.cli.recipes`), datasets from :mod:`gdl.data`.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _data_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from gdl import __version__
-    from gdl.recipes import all_recipes
+    from gdl.cli.recipes import all_recipes
 
     recipes = all_recipes()
     parser = argparse.ArgumentParser(
@@ -107,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(args) -> int:
-    from gdl.recipes import get_recipe
-    from gdl.training import train
+    from gdl.cli.recipes import get_recipe
+    from gdl.cli.train import train
 
     summary = train(get_recipe(args.model), args)
     print(json.dumps(summary, indent=2))
@@ -133,8 +133,8 @@ def register_all_classes() -> None:
 def _cmd_sample(args) -> int:
     import keras
 
-    from gdl.recipes import get_recipe
-    from gdl.training import run_directory
+    from gdl.cli.recipes import get_recipe
+    from gdl.cli.train import run_directory
 
     recipe = get_recipe(args.model)
     run_dir = run_directory(recipe, args)

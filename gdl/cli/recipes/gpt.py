@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gdl.cli.recipes.base import Recipe, TrainData, register
 from gdl.config import pick, smoke_mode
-from gdl.recipes.base import Recipe, TrainData, register
 
 
 def load_texts(data: str, limit: int | None = None) -> list[str]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gdl.cli.recipes.base import Recipe, TrainData, register
 from gdl.config import smoke_mode
 from gdl.plotting import save_grid
-from gdl.recipes.base import Recipe, TrainData, register
 
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gdl.recipes.base import Recipe, TrainData, register
+from gdl.cli.recipes.base import Recipe, TrainData, register
 
 
 def load_classification_data(name: str):

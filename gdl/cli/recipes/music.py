@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gdl.cli.recipes.base import Recipe, TrainData, register
 from gdl.config import pick, smoke_mode
-from gdl.recipes.base import Recipe, TrainData, register
 
 SMOKE_CHORALES = 12  # chorales converted in smoke mode
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import keras
 
 from gdl.callbacks import EpochCheckpoint, SampleEveryEpoch, restore_checkpoint
+from gdl.cli.recipes.base import Recipe
 from gdl.config import runs_dir, smoke_mode
-from gdl.recipes.base import Recipe
 
 
 def run_directory(recipe: Recipe, args: argparse.Namespace) -> Path:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gdl.cli.recipes.base import Recipe, TrainData, register
 from gdl.config import pick
-from gdl.recipes.base import Recipe, TrainData, register
 
 
 def split(x: np.ndarray, test_fraction: float = 0.2, seed: int = 0):

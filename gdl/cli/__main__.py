@@ -1,0 +1,5 @@
+import sys
+
+from gdl.cli.main import main
+
+sys.exit(main())
