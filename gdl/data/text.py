@@ -10,16 +10,7 @@ class (a copy-paste slip); :func:`pad_punctuation` uses the recipes' clean class
 
 from __future__ import annotations
 
-import re
-import string
-
-_PUNCT = re.compile(f"([{re.escape(string.punctuation)}])")
-_SPACES = re.compile(" +")
-
-
-def pad_punctuation(s: str) -> str:
-    """``"chop 1/2 onion."`` -> ``"chop 1 / 2 onion . "``-like: spaces around each mark, one space runs."""
-    return _SPACES.sub(" ", _PUNCT.sub(r" \1 ", s))
+from gdl.preprocessing import pad_punctuation  # noqa: F401 - re-exported (one definition)
 
 
 def make_vectorizer(texts, vocab_size: int = 10000, seq_len: int = 200, batch_size: int = 32):

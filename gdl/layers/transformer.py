@@ -46,15 +46,12 @@ separately, concatenated to 256) uses it the same way: embed the new tokens of e
 with ``TokenAndPositionEmbedding(...)(tokens, start_index=t)``, concatenate, then
 ``block.call_with_cache``. One cache per block; keep them in a tuple.
 
-:func:`compile_stateless` turns such a step function into a compiled one on each backend
-(``tf.function`` on tensorflow; ``jax.jit`` with the model's variables passed in on jax, so
-it always sees the current weights; eager on torch). Pass tensors, not Python ints, for
-``cache_index`` so a ``tf.function`` is traced once.
+:func:`run_cached_blocks` runs a stack of blocks this way. The decoding loop that drives
+it (prefill, then one compiled step per token, sampling from host-drawn uniforms) is
+:func:`gdl.generation.decode`, compiled through :func:`gdl.backend.compile_loop`.
 
-Reference use: :class:`gdl.models.gpt.GPT` (``_prefill_step``: the whole prompt buffer into
-fresh caches; ``_decode_step``: one token; ``_loop_step``: the whole generation as one
-compiled ``ops.while_loop`` over fixed-size buffers, sampling inside the graph from
-uniforms drawn on the host).
+Reference use: :class:`gdl.models.gpt.GPT` (``_decode_prefill``: the whole prompt buffer
+into fresh caches; ``_decode_step``: one token).
 """
 
 from __future__ import annotations
@@ -64,7 +61,7 @@ import math
 import keras
 from keras import ops
 
-__all__ = ["TransformerBlock", "causal_attention_mask", "compile_stateless"]
+__all__ = ["TransformerBlock", "causal_attention_mask", "run_cached_blocks"]
 
 _MASKED = -1e9  # exp(-1e9 - max) is exactly 0 in float32: masked scores are exactly 0
 
@@ -261,36 +258,3 @@ def run_cached_blocks(blocks, x, index, caches=None, max_len=None):
         x, scores, cache = block.call_with_cache(x, cache, index)
         new.append(cache)
     return x, scores, tuple(new)
-
-
-def compile_stateless(owner, fn, jit_compile: bool = False):
-    """Compile ``fn(*tensors)`` (a decode step that calls ``owner``'s layers) for the backend.
-
-    * tensorflow: ``tf.function`` (traced once per input signature: keep shapes fixed;
-      pass tensors, not Python numbers), with XLA when ``jit_compile``;
-    * jax: ``jax.jit`` of a pure function receiving ``owner.variables``' current values
-      through a ``keras.StatelessScope``, so later weight updates are seen (a plain
-      ``jax.jit`` would bake the weights in as constants);
-    * torch and others: ``fn`` itself (eager).
-
-    ``fn`` must not create or assign variables (inference only).
-    """
-    backend = keras.config.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, jit_compile=jit_compile)
-    if backend == "jax":
-        import jax
-
-        def pure(values, *args):
-            with keras.StatelessScope(state_mapping=list(zip(owner.variables, values))):
-                return fn(*args)
-
-        jitted = jax.jit(pure)
-
-        def call(*args):
-            return jitted([v.value for v in owner.variables], *args)
-
-        return call
-    return fn

@@ -44,22 +44,24 @@ def test_book_defaults_give_the_books_parameter_count():
     assert gpt.blocks[0].dropout_rate == 0.1
 
 
-def test_outputs_are_probabilities_and_causal_attention(model):
+def test_outputs_are_logits_and_causal_attention(model):
     x = np.random.default_rng(0).integers(0, 32, size=(3, 10))
-    probs, scores = (np_(a) for a in model(x))
-    assert probs.shape == (3, 10, 32) and scores.shape == (3, 2, 10, 10)
-    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    logits, scores = (np_(a) for a in model(x))
+    assert logits.shape == (3, 10, 32) and scores.shape == (3, 2, 10, 10)
+    probs = np_(model.probabilities(x))
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    np.testing.assert_allclose(probs, e / e.sum(-1, keepdims=True), atol=1e-6)
     np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
     assert np.all(scores[..., np.triu(np.ones((10, 10), bool), 1)] == 0)
 
 
 def test_changing_token_t_plus_1_changes_no_output_up_to_t(model):
     x = np.random.default_rng(1).integers(2, 32, size=(2, 12))
-    p = np_(model(x)[0])
+    p = np_(model.probabilities(x))
     for t in range(11):
         x2 = x.copy()
         x2[:, t + 1] = (x2[:, t + 1] + 7) % 30 + 2
-        p2 = np_(model(x2)[0])
+        p2 = np_(model.probabilities(x2))
         np.testing.assert_allclose(p2[:, : t + 1], p[:, : t + 1], atol=1e-6)
         assert np.abs(p2[:, t + 1 :] - p[:, t + 1 :]).max() > 1e-4
 
@@ -81,7 +83,7 @@ def test_kv_cache_equals_full_rerun_at_every_step(model, kw):
     np.testing.assert_allclose(cached.logits, full.logits, atol=1e-5)
     np.testing.assert_array_equal(cached.tokens, full.tokens)
     np.testing.assert_allclose(cached.attention, full.attention, atol=1e-5)
-    # the default path: the whole cached loop compiled as one call
+    # without logits recorded: the same loop
     fast = model.generate(prompts, **{**common, "return_logits": False})
     np.testing.assert_array_equal(fast.tokens, full.tokens)
     np.testing.assert_allclose(fast.attention, full.attention, atol=1e-5)
@@ -90,7 +92,7 @@ def test_kv_cache_equals_full_rerun_at_every_step(model, kw):
     # longer prompts are kept as given
     assert cached.texts[2].startswith("wine review : italy : red cherry")
     # and the cached logits are the model's own (book-style: run the model on the prefix)
-    probs = np_(model(cached.tokens)[0])
+    probs = np_(model.probabilities(cached.tokens))
     for s in range(cached.num_steps):
         pos = cached.start + s
         ref = np.log(probs[:, pos - 1])
@@ -102,7 +104,7 @@ def test_temperature_zero_is_the_books_greedy_loop(model):
     gen = model.generate("wine review", max_tokens=16, temperature=0.0, stop_at_end=False)
     tokens = list(gen.tokens[0, :2])
     while len(tokens) < 16:  # the book's TextGenerator.generate with argmax
-        probs = np_(model(np.array([tokens]))[0])
+        probs = np_(model.probabilities(np.array([tokens])))
         tokens.append(int(probs[0, -1].argmax()))
     np.testing.assert_array_equal(gen.tokens[0], tokens)
 
@@ -153,7 +155,7 @@ def test_same_seed_same_text_and_rows_stop_at_the_end_token(model):
 def test_loss_is_cross_entropy_over_text_and_first_padding(model):
     x = np.array([[2, 3, 4, 5, 0, 0], [2, 3, 6, 7, 8, 9]])
     y = np.array([[3, 4, 5, 0, 0, 0], [3, 6, 7, 8, 9, 4]])
-    probs = np_(model(x)[0])
+    probs = np_(model.probabilities(x))
     mask = (y != 0) | (x != 0)
     expected = -np.log(np.take_along_axis(probs, y[..., None], -1)[..., 0])[mask].mean()
     loss = np_(model.compute_loss(x=x, y=y, y_pred=model(x)))
@@ -163,7 +165,7 @@ def test_loss_is_cross_entropy_over_text_and_first_padding(model):
 def test_fit_learns_a_tiny_corpus():
     gpt = tiny(dropout_rate=0.0)
     gpt.compile(optimizer=keras.optimizers.Adam(1e-2))
-    text = gpt.encode("wine review : italy : red cherry .")
+    text = gpt.tokenize("wine review : italy : red cherry .")
     tokens = np.zeros((16 * 30, 12), "int32")
     tokens[:, : len(text)] = text
     before = float(
@@ -182,7 +184,7 @@ def test_save_load_round_trip_keeps_outputs_and_vocabulary(model, tmp_path):
     x = np.random.default_rng(2).integers(0, 32, size=(2, 9))
     for a, b in zip(model(x), loaded(x)):
         np.testing.assert_allclose(np_(a), np_(b), atol=1e-6)
-    assert loaded.vocabulary == VOCAB
+    assert loaded.vocabulary == VOCAB and loaded.tokenizer == model.tokenizer
     a = model.generate("wine review : us", max_tokens=15, seed=1)
     b = loaded.generate("wine review : us", max_tokens=15, seed=1)
     assert a.texts == b.texts
