@@ -58,14 +58,33 @@ def test_temperature_zero_is_greedy_and_top_k_one_too(vectorizer):
     keras.utils.set_random_seed(1)
     model = _model(vectorizer.get_vocabulary())
     tokens = model.tokenize("recipe for")
-    for _ in range(4):
-        probs = ops.convert_to_numpy(model(np.array([tokens])))[0, -1]
+    for _ in range(4):  # the book's loop: the whole text through the model per token
+        probs = ops.convert_to_numpy(model.probabilities(np.array([tokens])))[0, -1]
         tokens.append(int(probs.argmax()))
         if tokens[-1] == 0:  # padding ends the text
             break
-    expected = model.detokenize(t for t in tokens if t != 0)
-    assert model.generate("recipe for", max_tokens=6, temperature=0.0) == expected
-    assert model.generate("recipe for", max_tokens=6, top_k=1, seed=3) == expected
+    expected = model.detokenize(tokens)
+    assert model.generate("recipe for", max_tokens=6, temperature=0.0).text == expected
+    assert model.generate("recipe for", max_tokens=6, top_k=1, seed=3).text == expected
+
+
+@pytest.mark.parametrize("kw", [{}, {"cell": "gru"}, {"num_layers": 2}])
+@pytest.mark.parametrize("sampling", [dict(temperature=1.0), dict(temperature=0.8, top_p=0.9)])
+def test_cached_state_equals_full_rerun(vectorizer, kw, sampling):
+    """Carrying (h, c) gives the logits of re-running the text, and the same tokens."""
+    model = _model(vectorizer.get_vocabulary(), **kw)
+    model.classifier.kernel.assign(model.classifier.kernel * 8.0)
+    prompts = ["recipe for", "recipe for soup | boil", "recipe"]
+    common = dict(max_tokens=14, seed=0, return_logits=True, stop_at_end=False, **sampling)
+    cached = model.generate(prompts, **common)
+    full = model.generate(prompts, use_cache=False, **common)
+    assert cached.num_steps == 13
+    np.testing.assert_allclose(cached.logits, full.logits, atol=1e-5)
+    np.testing.assert_array_equal(cached.tokens, full.tokens)
+    assert cached.texts[1].startswith("recipe for soup | boil")
+    logits = ops.convert_to_numpy(model(cached.tokens))  # the model's own logits
+    for s in range(cached.num_steps):
+        np.testing.assert_allclose(cached.logits[s], logits[:, cached.start + s - 1], atol=1e-5)
 
 
 @pytest.mark.parametrize("top_k, top_p", [(3, None), (None, 0.5)])
@@ -75,22 +94,23 @@ def test_top_k_and_top_p_only_sample_from_the_allowed_set(vectorizer, top_k, top
         [np.random.default_rng(0).normal(0, 1.0, w.shape) for w in model.classifier.get_weights()]
     )
     for seed in range(2):
-        text, info = model.generate(
+        gen = model.generate(
             "recipe for", 8, temperature=1.0, top_k=top_k, top_p=top_p, seed=seed,
-            return_info=True,
+            num=8, stop_at_end=False,
         )  # fmt: skip
-        tokens = model.tokenize(text)
-        for step, step_info in enumerate(info):
-            raw = ops.convert_to_numpy(model(np.array([tokens[: 2 + step]])))[0, -1]
-            allowed = step_info["word_probs"] > 0
-            order = np.argsort(-raw)
-            if top_k:
-                assert set(np.flatnonzero(allowed)) == set(order[:top_k])
-            else:
-                before = np.cumsum(raw[order]) - raw[order]
-                assert set(np.flatnonzero(allowed)) == set(order[before < top_p])
-            if 2 + step < len(tokens):
-                assert allowed[tokens[2 + step]]
+        raw = ops.convert_to_numpy(model.probabilities(gen.tokens))
+        for step in range(gen.num_steps):
+            pos = gen.start + step
+            for row in range(8):
+                p = raw[row, pos - 1]
+                order = np.argsort(-p)
+                if top_k:
+                    allowed = set(order[:top_k])
+                else:
+                    before = np.cumsum(p[order]) - p[order]
+                    allowed = set(order[before < top_p])
+                assert gen.tokens[row, pos] in allowed
+                assert set(gen.top_tokens[step, row][gen.top_probs[step, row] > 0]) <= allowed
 
 
 def test_training_learns_the_text(vectorizer):
@@ -100,7 +120,8 @@ def test_training_learns_the_text(vectorizer):
     before = model.perplexity(ds)
     model.fit(ds, epochs=12, verbose=0)
     assert model.perplexity(ds) < 0.2 * before
-    assert model.generate("recipe for soup |", 6, temperature=0.0) == "recipe for soup | boil the"
+    gen = model.generate("recipe for soup |", 6, temperature=0.0)
+    assert gen.text == "recipe for soup | boil the"
 
 
 def test_text_generator_callback_and_print_probs(vectorizer):
@@ -110,10 +131,10 @@ def test_text_generator_callback_and_print_probs(vectorizer):
     cb.set_model(model)
     cb.on_epoch_end(0)
     assert lines[0].startswith("generated text:\nrecipe for")
-    _, info = model.generate("recipe for", 4, temperature=0.2, seed=0, return_info=True)
+    gen = model.generate("recipe for", 4, temperature=0.2, seed=0, stop_at_end=False)
     out = []
-    print_probs(info, model.vocabulary, top_k=3, print_fn=out.append)
-    assert len(info) == 2 and out[0] == "\nPROMPT: recipe for" and len(out) == 2 * 4 + 1
+    print_probs(gen, top_k=3, print_fn=out.append)
+    assert gen.num_steps == 2 and out[0] == "\nPROMPT: recipe for" and len(out) == 2 * 4 + 1
 
 
 def test_save_load_keeps_the_vocabulary(vectorizer, tmp_path):
@@ -121,10 +142,11 @@ def test_save_load_keeps_the_vocabulary(vectorizer, tmp_path):
     path = tmp_path / "lstm.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    assert loaded.vocabulary == model.vocabulary and loaded.cell == "gru"
+    assert loaded.tokenizer == model.tokenizer and loaded.cell == "gru"
     x = np.array([model.tokenize("recipe for soup")])
     np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)))
-    assert loaded.generate("recipe for", 10, seed=1) == model.generate("recipe for", 10, seed=1)
+    a, b = loaded.generate("recipe for", 10, seed=0), model.generate("recipe for", 10, seed=0)
+    np.testing.assert_array_equal(a.tokens, b.tokens)
 
 
 def test_clear_errors():
