@@ -11,11 +11,15 @@ Differences from the book:
 
 * the vocabularies live in the model's config, so a ``.keras`` file alone generates
   music (``gdl sample music_transformer --out piece.mid``);
+* the model returns *logits* (the loss uses ``from_logits=True``); probabilities are
+  in :meth:`MusicTransformer.probabilities` and in the generation's views;
 * :meth:`MusicTransformer.generate` reuses past keys/values
-  (:meth:`TransformerBlock.call_with_cache`, compiled once) instead of re-running the
+  (:meth:`TransformerBlock.call_with_cache` in :func:`gdl.generation.decode`, the loop
+  shared with the GPT and the LSTM, with two token streams) instead of re-running the
   whole sequence per token, and builds no extra ``attention_model`` per call; the book's
   resampling of ``[UNK]`` notes and of zero durations for notes/rests is done exactly by
-  removing those tokens from the distribution before sampling;
+  removing those tokens from the distribution before sampling (inside the compiled
+  step);
 * the position encoding is any-length (``SinePositionEncoding`` from gdl.layers, no
   ``tf.*``), so generation is not limited to the training length.
 """
@@ -30,17 +34,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from gdl.generation import Generation, Sampler, decode
 from gdl.layers.embeddings import TokenAndPositionEmbedding
-from gdl.layers.transformer import TransformerBlock, compile_stateless, run_cached_blocks
+from gdl.layers.transformer import TransformerBlock, run_cached_blocks
 from gdl.music.tokens import PAD, START, START_DURATION, UNK, tokens_to_stream
-from gdl.sampling import filter_probs, sample_from_probs
-
-
-def _softmax64(logits) -> np.ndarray:
-    x = np.asarray(logits, dtype="float64")
-    x = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _is_zero_duration(token: str) -> bool:
@@ -56,23 +53,28 @@ def _is_sounding(note_token: str) -> bool:
 
 
 @dataclass
-class MusicGeneration:
-    """What :meth:`MusicTransformer.generate` returns (the book's ``info`` list, as arrays).
+class MusicGeneration(Generation):
+    """What :meth:`MusicTransformer.generate` returns: a :class:`gdl.generation.Generation`
+    (``tokens`` are the note ids ``(1, L)``, ``attention`` ``(steps, 1, heads, positions)``
+    the attention of each step's last query) plus the book's ``info`` as arrays.
 
-    ``notes``/``durations``: the tokens, prompt included; ``note_probs``/
+    ``notes``/``durations``: the tokens, prompt included (a sampled ``START`` ends the
+    piece and is left out); ``duration_tokens`` the duration ids; ``note_probs``/
     ``duration_probs``: ``(steps, vocab)`` distributions each generated token was drawn
-    from; ``attention``: ``(steps, heads, positions)`` attention of each step's last
-    query; ``stream``: a music21 stream of the whole piece.
+    from; ``stream``: a music21 stream of the whole piece.
     """
 
-    notes: list[str]
-    durations: list[str]
-    prompt_length: int
-    note_probs: np.ndarray
-    duration_probs: np.ndarray
-    attention: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    durations: list[str] = field(default_factory=list)
+    duration_tokens: np.ndarray | None = None
+    note_probs: np.ndarray | None = None
+    duration_probs: np.ndarray | None = None
     notes_vocabulary: list[str] = field(repr=False, default_factory=list)
     stream: object = field(repr=False, default=None)
+
+    @property
+    def prompt_length(self) -> int:
+        return int(self.prompt_lengths[0])
 
     def write_midi(self, path) -> Path:
         from gdl.music.pianoroll import write_midi
@@ -93,8 +95,8 @@ class MusicTransformer(keras.Model):
         max_len: length of the key/value cache used by :meth:`generate` (the positions
             themselves are unlimited).
 
-    ``model((notes, durations))`` -> ``(note_probs, duration_probs)``, each
-    ``(B, T, vocab)``. Train with ``compile(optimizer="adam")`` and
+    ``model((notes, durations))`` -> ``(note_logits, duration_logits)``, each
+    ``(B, T, vocab)`` (:meth:`probabilities` for the softmax). Train with ``compile(optimizer="adam")`` and
     ``fit((x_notes, x_durs), (y_notes, y_durs))``: the loss (sum of the two sparse
     cross-entropies, as the book's ``loss=[SCCE, SCCE]``) is built in and the two parts
     are reported as ``note_loss`` and ``duration_loss``.
@@ -159,7 +161,6 @@ class MusicTransformer(keras.Model):
         self.duration_head = keras.layers.Dense(self.durations_vocab_size, name="duration_outputs")
         self.note_loss_tracker = keras.metrics.Mean(name="note_loss")
         self.duration_loss_tracker = keras.metrics.Mean(name="duration_loss")
-        self._compiled = {}
         self.build()
 
     def build(self, input_shape=None):
@@ -205,14 +206,21 @@ class MusicTransformer(keras.Model):
 
     def call(self, inputs, training=None):
         note_logits, dur_logits, _ = self.logits_and_attention(inputs, training=training)
+        return note_logits, dur_logits
+
+    def probabilities(self, inputs):
+        """The book's outputs: ``(note_probs, duration_probs)``."""
+        note_logits, dur_logits, _ = self.logits_and_attention(inputs)
         return ops.softmax(note_logits, axis=-1), ops.softmax(dur_logits, axis=-1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Book: ``loss=[SCCE, SCCE]`` -> note cross-entropy + duration cross-entropy."""
-        note_probs, dur_probs = y_pred
+        """Book: ``loss=[SCCE, SCCE]`` -> note cross-entropy + duration cross-entropy
+        (here on logits)."""
+        note_logits, dur_logits = y_pred
         y_notes, y_durs = y
-        note_loss = ops.mean(keras.losses.sparse_categorical_crossentropy(y_notes, note_probs))
-        dur_loss = ops.mean(keras.losses.sparse_categorical_crossentropy(y_durs, dur_probs))
+        sce = keras.losses.sparse_categorical_crossentropy
+        note_loss = ops.mean(sce(y_notes, note_logits, from_logits=True))
+        dur_loss = ops.mean(sce(y_durs, dur_logits, from_logits=True))
         self.note_loss_tracker.update_state(note_loss)
         self.duration_loss_tracker.update_state(dur_loss)
         return note_loss + dur_loss
@@ -225,36 +233,46 @@ class MusicTransformer(keras.Model):
                 "MusicTransformer(notes_vocabulary=..., durations_vocabulary=...)"
             )
 
-    def encode(self, notes, durations):
+    def tokenize(self, notes, durations):
         """Token strings -> id arrays (unknown tokens -> 1, ``[UNK]``)."""
         from gdl.music.tokens import encode
 
         self._require_vocabularies()
         return encode(notes, self.notes_vocabulary), encode(durations, self.durations_vocabulary)
 
-    # -- compiled generation steps -------------------------------------------------------------
-    def _fn(self, name):
-        if name not in self._compiled:
-            self._compiled[name] = compile_stateless(self, getattr(self, f"_{name}_step"))
-        return self._compiled[name]
+    def detokenize(self, note_ids, duration_ids):
+        """Id arrays -> token strings ``(notes, durations)``."""
+        self._require_vocabularies()
+        nv, dv = self.notes_vocabulary, self.durations_vocabulary
+        return [nv[int(i)] for i in note_ids], [dv[int(i)] for i in duration_ids]
 
-    def _full_step(self, notes, durs, row):
-        n, d, scores = self.logits_and_attention((notes, durs))
+    # -- the steps of gdl.generation.decode (two streams) ----------------------------------
+    def _emit(self, note_logits, dur_logits, att, u, sampler, cfg):
+        """Never draw padding or [UNK]; no zero duration after a sounding note."""
+        sounding, zero_dur = (ops.convert_to_tensor(np.array(t)) for t in cfg)
+        note, note_probs = sampler.choose(note_logits, u[:, 0], ops.arange(len(cfg[0])) >= 2)
+        bad = ops.logical_and(ops.take(sounding, note)[:, None], zero_dur[None, :])
+        dur, dur_probs = sampler.choose(dur_logits, u[:, 1], ops.logical_not(bad))
+        return (note, dur), (note_probs, dur_probs, att)
+
+    def _decode_full(self, bufs, row, u, sampler, cfg):
+        n, d, scores = self.logits_and_attention(bufs)
         att = ops.take(scores[-1], row, axis=2)
-        return ops.take(n, row, axis=1), ops.take(d, row, axis=1), att
+        return self._emit(ops.take(n, row, axis=1), ops.take(d, row, axis=1), att, u, sampler, cfg)
 
-    def _prefill_step(self, notes, durs, row):
-        x, s, caches = run_cached_blocks(
-            self.blocks, self._embed(notes, durs), 0, max_len=self.max_len
-        )
+    def _decode_prefill(self, bufs, row, u, sampler, cfg):
+        x = self._embed(*bufs)
+        x, s, caches = run_cached_blocks(self.blocks, x, 0, max_len=self.max_len)
         h = ops.take(x, row, axis=1)
-        return self.note_head(h), self.duration_head(h), ops.take(s, row, axis=2), caches
+        att = ops.take(s, row, axis=2)
+        return (*self._emit(self.note_head(h), self.duration_head(h), att, u, sampler, cfg), caches)
 
-    def _decode_step(self, note, dur, index, caches):
-        x = self._embed(note, dur, start_index=index)
-        x, s, caches = run_cached_blocks(self.blocks, x, index, caches)
+    def _decode_step(self, bufs, pos, caches, u, sampler, cfg):
+        note, dur = (ops.expand_dims(ops.take(b, pos, axis=1), 1) for b in bufs)
+        x, s, caches = run_cached_blocks(self.blocks, self._embed(note, dur, pos), pos, caches)
         h = x[:, 0]
-        return self.note_head(h), self.duration_head(h), s[:, :, 0], caches
+        out = self._emit(self.note_head(h), self.duration_head(h), s[:, :, 0], u, sampler, cfg)
+        return (*out, caches)
 
     def generate(
         self,
@@ -273,11 +291,13 @@ class MusicTransformer(keras.Model):
         ``generate(["START"], ["0.0"], max_tokens=50, temperature=0.5)``).
 
         Stops early when ``START`` is sampled (a new piece would begin). ``[UNK]`` and
-        padding are never drawn, nor a zero duration for a note or rest. Returns a
-        :class:`MusicGeneration` with a music21 ``stream`` (``.write_midi(path)``).
-        ``use_cache=False`` re-runs the whole sequence per event (the reference path).
+        padding are never drawn, nor a zero duration for a note or rest. ``seed`` (``0``
+        included) makes it reproducible. Returns a :class:`MusicGeneration` with a
+        music21 ``stream`` (``.write_midi(path)``). ``use_cache=False`` re-runs the whole
+        sequence per event (the reference path).
         """
         self._require_vocabularies()
+        sampler = Sampler(temperature, top_k, top_p, seed)
         seed_notes, seed_durations = list(seed_notes), list(seed_durations)
         if not seed_notes or len(seed_notes) != len(seed_durations):
             raise ValueError("give as many seed durations as seed notes (at least one)")
@@ -289,61 +309,33 @@ class MusicTransformer(keras.Model):
         p = len(seed_notes)
         if p > max_len:
             raise ValueError(f"the seed has {p} events, more than max_len={max_len}")
-        n_ids, d_ids = self.encode(seed_notes, seed_durations)
-        buf_n = np.zeros((1, self.max_len), "int32")
-        buf_d = np.zeros((1, self.max_len), "int32")
-        buf_n[0, :p], buf_d[0, :p] = n_ids, d_ids
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        bufs = np.zeros((2, 1, self.max_len), "int32")
+        bufs[0, 0, :p], bufs[1, 0, :p] = self.tokenize(seed_notes, seed_durations)
         nv, dv = self.notes_vocabulary, self.durations_vocabulary
-        zero_dur = np.array([_is_zero_duration(t) for t in dv])
-        zero_dur[:2] = True
-
-        def t(v):
-            return ops.convert_to_tensor(v, dtype="int32")
-
-        if use_cache:
-            n_log, d_log, att, caches = self._fn("prefill")(t(buf_n), t(buf_d), t(p - 1))
-        else:
-            n_log, d_log, att = self._fn("full")(t(buf_n), t(buf_d), t(p - 1))
-        notes, durs = list(seed_notes), list(seed_durations)
-        note_probs, dur_probs, atts = [], [], []
-        for pos in range(p, max_len):
-            probs_n = _softmax64(ops.convert_to_numpy(n_log))
-            probs_n[:, :2] = 0.0  # padding and [UNK]
-            probs_n = filter_probs(probs_n, temperature, top_k, top_p)
-            i = int(sample_from_probs(probs_n, rng=rng)[0])
-            probs_d = _softmax64(ops.convert_to_numpy(d_log))
-            probs_d[:, :2] = 0.0
-            if _is_sounding(nv[i]):
-                probs_d[:, zero_dur] = 0.0
-            probs_d = filter_probs(probs_d, temperature, top_k, top_p)
-            j = int(sample_from_probs(probs_d, rng=rng)[0])
-            note_probs.append(probs_n[0])
-            dur_probs.append(probs_d[0])
-            atts.append(ops.convert_to_numpy(att)[0])
-            if stop_at_start and nv[i] == START:
-                break
-            notes.append(nv[i])
-            durs.append(dv[j])
-            buf_n[0, pos], buf_d[0, pos] = i, j
-            if pos + 1 == max_len:
-                break
-            if use_cache:
-                n_log, d_log, att, caches = self._fn("decode")(
-                    t(buf_n[:, pos : pos + 1]), t(buf_d[:, pos : pos + 1]), t(pos), caches
-                )
-            else:
-                n_log, d_log, att = self._fn("full")(t(buf_n), t(buf_d), t(pos))
-        steps = len(atts)
+        zero_dur = tuple(i < 2 or _is_zero_duration(t) for i, t in enumerate(dv))
+        cfg = (tuple(_is_sounding(t) for t in nv), zero_dur)
+        (notes, durs), (note_probs, dur_probs, att) = decode(
+            self, tuple(bufs), np.array([p]), p, max_len, sampler, cfg, use_cache=use_cache,
+            stop_token=nv.index(START) if START in nv else -1, stop=stop_at_start,
+        )  # fmt: skip
+        end = notes.shape[1]
+        if stop_at_start and end > p and nv[notes[0, -1]] == START:
+            end -= 1  # START begins a new piece: not part of this one
+        note_list, dur_list = self.detokenize(notes[0, :end], durs[0, :end])
+        note_list[:p], dur_list[:p] = seed_notes, seed_durations
         return MusicGeneration(
-            notes=notes,
-            durations=durs,
-            prompt_length=p,
-            note_probs=np.stack(note_probs) if steps else np.zeros((0, len(nv))),
-            duration_probs=np.stack(dur_probs) if steps else np.zeros((0, len(dv))),
-            attention=np.stack(atts) if steps else np.zeros((0, self.num_heads, self.max_len)),
+            tokens=notes,
+            prompt_lengths=np.array([p]),
+            start=p,
+            attention=att,
+            vocabulary=nv,
+            notes=note_list,
+            durations=dur_list,
+            duration_tokens=durs,
+            note_probs=note_probs[:, 0],
+            duration_probs=dur_probs[:, 0],
             notes_vocabulary=nv,
-            stream=tokens_to_stream(notes, durs, clef=clef),
+            stream=tokens_to_stream(note_list, dur_list, clef=clef),
         )
 
     def get_config(self):
@@ -409,7 +401,7 @@ def plot_attention(gen: MusicGeneration, last: int = 20, path=None):
     for c in range(n):
         step = start + c
         pos = gen.prompt_length - 1 + step  # position of the query
-        att = gen.attention[step].max(axis=0)
+        att = gen.attention[step, 0].max(axis=0)
         for r in range(n):
             k = pos - (n - 1 - r)
             if 0 <= k <= pos:

@@ -34,13 +34,15 @@ def test_two_heads_and_causality():
     rng = np.random.default_rng(0)
     n = rng.integers(2, len(NOTES), (3, 12)).astype("int32")
     d = rng.integers(2, len(DURS), (3, 12)).astype("int32")
-    pn, pd = model((n, d))
-    assert pn.shape == (3, 12, len(NOTES)) and pd.shape == (3, 12, len(DURS))
+    pn, pd = model.probabilities((n, d))
+    ln, ld = model((n, d))
+    np.testing.assert_allclose(keras.ops.softmax(ln), pn, atol=1e-6)
+    assert ln.shape == (3, 12, len(NOTES)) and pd.shape == (3, 12, len(DURS))
     np.testing.assert_allclose(np.sum(pn, -1), 1, atol=1e-5)
     n2, d2 = n.copy(), d.copy()
     n2[:, 7:] = rng.integers(2, len(NOTES), (3, 5))
     d2[:, 9:] = rng.integers(2, len(DURS), (3, 3))
-    qn, qd = model((n2, d2))
+    qn, qd = model.probabilities((n2, d2))
     np.testing.assert_allclose(qn[:, :7], pn[:, :7], atol=1e-5)  # past unaffected by future
     np.testing.assert_allclose(qd[:, :7], pd[:, :7], atol=1e-5)
     assert np.abs(np.asarray(qn[:, 7:]) - np.asarray(pn[:, 7:])).max() > 1e-4
@@ -57,11 +59,11 @@ def test_loss_is_the_sum_of_both_cross_entropies_and_training_fits():
     pieces = [(["START", "G:major", "4/4TS"] + ["C4", "D4", "E4", "G4"] * 6,
                ["0.0", "0.0", "0.0"] + ["1.0", "0.5", "0.5", "2.0"] * 6)]  # fmt: skip
     (xn, xd), (yn, yd), nv, dv = sequence_dataset(pieces, 8, NOTES, DURS)
-    pn, pd = model((xn, xd))
+    pn, pd = model.probabilities((xn, xd))
     expected = np.mean(keras.losses.sparse_categorical_crossentropy(yn, pn)) + np.mean(
         keras.losses.sparse_categorical_crossentropy(yd, pd)
     )
-    loss = model.compute_loss((xn, xd), (yn, yd), (pn, pd))
+    loss = model.compute_loss((xn, xd), (yn, yd), model((xn, xd)))
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     hist = model.fit((xn, xd), (yn, yd), epochs=25, batch_size=8, verbose=0).history
@@ -85,7 +87,9 @@ def test_cached_generation_matches_the_full_rerun_and_never_draws_unk():
     for n, d in zip(a.notes[1:], a.durations[1:]):
         if n in ("rest", "C4", "D4", "E4", "G4"):
             assert d not in ("0.0", "", "[UNK]")
-    assert a.attention.shape[1:] == (2, 64)
+    assert a.attention.shape[1:] == (1, 2, 64)
+    np.testing.assert_array_equal(a.tokens, b.tokens)
+    assert a.num_steps == len(a.note_probs) == len(a.attention) == a.tokens.shape[1] - 1
     with pytest.raises(ValueError, match="cache length"):
         model.generate(max_len=65)
 
