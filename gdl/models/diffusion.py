@@ -8,8 +8,9 @@ Differences from the book, on purpose:
   ``super().train_step`` (TensorFlow, torch) or updates the returned state (JAX). Checked
   on TensorFlow and JAX (torch is not installed here).
 * The batch size is not a global constant, so no ``drop_remainder`` is needed.
-* :meth:`DiffusionModel.generate` runs the DDIM loop compiled (a ``tf.function`` with a
-  ``while`` loop on TensorFlow, one trace for every number of steps; ``jax.jit`` on JAX) and
+* :meth:`DiffusionModel.generate` runs the DDIM loop compiled once for every number of
+  steps (:func:`gdl.backend.compile_loop`: ``tf.function``, or ``jax.jit`` with the EMA
+  weights as arguments) and
   :meth:`DiffusionModel.interpolate` is the book's spherical-interpolation figure.
 * A KID metric (:class:`gdl.metrics.KID`, no downloaded Inception weights: see there) is
   computed on generated images during ``evaluate``/validation, as in keras.io.
@@ -25,6 +26,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from gdl.backend import compile_loop
 from gdl.layers.unet import unet
 from gdl.metrics import KID
 
@@ -246,33 +248,15 @@ class DiffusionModel(keras.Model):
         return pred
 
     def compiled_reverse_diffusion(self, initial_noise, diffusion_steps: int):
-        """:meth:`reverse_diffusion` as one compiled loop: on TensorFlow a ``tf.function``
-        traced once for any number of steps; on JAX a ``jax.jit`` of the loop with the EMA
-        weights passed in (a ``StatelessScope``), one compilation per number of steps;
-        other backends run the eager loop."""
-        backend = keras.config.backend()
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            if self._compiled_reverse is None:
-                self._compiled_reverse = tf.function(self._loop, reduce_retracing=True)
-            return self._compiled_reverse(
-                tf.convert_to_tensor(initial_noise, "float32"), tf.constant(int(diffusion_steps))
-            )
-        if backend == "jax":
-            import jax
-
-            variables = self.ema_network.weights
-            if self._compiled_reverse is None:
-
-                def run(values, noise, steps):
-                    with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                        return self._loop(noise, steps)
-
-                self._compiled_reverse = jax.jit(run, static_argnums=2)
-            values = [v.value for v in variables]
-            return self._compiled_reverse(values, initial_noise, int(diffusion_steps))
-        return self.reverse_diffusion(initial_noise, diffusion_steps)
+        """:meth:`reverse_diffusion` as one compiled loop (:func:`gdl.backend.compile_loop`):
+        traced once for any number of steps (a tensor), with the EMA network's weights as
+        arguments on JAX; eager on torch."""
+        if self._compiled_reverse is None:
+            self._compiled_reverse = compile_loop(self.ema_network, self._loop)
+        return self._compiled_reverse(
+            ops.convert_to_tensor(initial_noise, "float32"),
+            ops.convert_to_tensor(int(diffusion_steps), "int32"),
+        )
 
     def generate(self, num_images: int = 10, diffusion_steps: int = 20, initial_noise=None,
                  seed=None, compiled: bool = True):  # fmt: skip

@@ -29,29 +29,16 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from gdl.backend import compile_loop
 from gdl.distributions import (
     discretized_logistic_mixture_log_prob,
     sample_discretized_logistic_mixture,
 )
+from gdl.generation import Sampler
 from gdl.layers.masked_conv import MaskedConv2D
 from gdl.layers.pixelcnn import PixelResidualBlock
-from gdl.sampling import filter_logits
 
 LN2 = math.log(2.0)
-
-
-def _compile(fn):
-    """Compile ``fn`` for the current backend (tf.function / jax.jit / eager)."""
-    backend = keras.config.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(fn, reduce_retracing=True)
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
-    return fn
 
 
 class _AutoregressiveImage(keras.Model):
@@ -60,8 +47,11 @@ class _AutoregressiveImage(keras.Model):
     #: number of uniforms drawn per pixel by the sampler
     _n_uniforms = 1
 
-    def __init__(self, image_size, n_filters, residual_blocks, out_channels, dropout, **kw):
+    def __init__(
+        self, image_size, n_filters, residual_blocks, out_channels, dropout, seed=None, **kw
+    ):
         super().__init__(**kw)
+        self.seed = seed
         self.image_size = int(image_size)
         self.n_filters = int(n_filters)
         self.residual_blocks = int(residual_blocks)
@@ -73,7 +63,7 @@ class _AutoregressiveImage(keras.Model):
         ]
         self.out = layers.Conv2D(out_channels, 1)
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
-        self.seed_generator = keras.random.SeedGenerator(1337)
+        self.seed_generator = keras.random.SeedGenerator(seed)
         self._fast_steps = {}
         self.build((None, self.image_size, self.image_size, 1))
 
@@ -160,16 +150,21 @@ class _AutoregressiveImage(keras.Model):
                 )
                 return ops.slice_update(img, (0, i, j, 0), ops.reshape(value, (n, 1, 1, 1)))
 
-            self._fast_steps[key] = _compile(step)
+            # on jax the weights are arguments of the compiled step (never constants)
+            self._fast_steps[key] = compile_loop(self, step, reduce_retracing=True)
         return self._fast_steps[key]
 
-    def generate(self, n: int = 10, temperature: float = 1.0, seed=None, method: str = "fast"):
-        """Sample ``n`` images pixel by pixel; returns an int32 array ``(n, H, W, 1)``.
+    def generate(self, num: int = 10, temperature: float = 1.0, seed=None, method: str = "fast"):
+        """Sample ``num`` images pixel by pixel; returns a NumPy int32 array
+        ``(num, H, W, 1)`` (pixel values).
 
         ``method="fast"`` (default) runs a compiled step on the receptive band of rows;
         ``"naive"`` is the book's sampler (``predict`` on the whole image per pixel).
-        Both consume the same uniforms, so the same ``seed`` gives the same images.
+        Both consume the same uniforms, so the same ``seed`` (``0`` included) gives the
+        same images; ``seed=None`` draws from the model's own generator (its ``seed``
+        constructor argument).
         """
+        n = int(num)
         if method not in ("fast", "naive"):
             raise ValueError(f"method must be 'fast' or 'naive', got {method!r}")
         size = self.image_size
@@ -203,6 +198,7 @@ class _AutoregressiveImage(keras.Model):
             "n_filters": self.n_filters,
             "residual_blocks": self.residual_blocks,
             "dropout": self.dropout,
+            "seed": self.seed,
         }
 
 
@@ -224,10 +220,13 @@ class PixelCNN(_AutoregressiveImage):
         n_filters: int = 128,
         residual_blocks: int = 5,
         dropout: float = 0.0,
+        seed: int | None = None,
         **kwargs,
     ):
         self.pixel_levels = int(pixel_levels)
-        super().__init__(image_size, n_filters, residual_blocks, pixel_levels, dropout, **kwargs)
+        super().__init__(
+            image_size, n_filters, residual_blocks, pixel_levels, dropout, seed, **kwargs
+        )
 
     def _scale(self, x):
         return x / self.pixel_levels
@@ -241,12 +240,8 @@ class PixelCNN(_AutoregressiveImage):
         return ops.mean(nll)
 
     def _sample_pixel(self, out, u, temperature):
-        if temperature == 0:
-            return ops.cast(ops.argmax(out, axis=-1), "float32")
-        probs = ops.softmax(filter_logits(out, temperature), axis=-1)
-        cdf = ops.cumsum(probs, axis=-1)
-        k = ops.sum(ops.cast(cdf < u, "int32"), axis=-1)
-        return ops.cast(ops.minimum(k, self.pixel_levels - 1), "float32")
+        level, _ = Sampler(temperature).choose(out, u)
+        return ops.cast(level, "float32")
 
     def get_config(self):
         return {**super().get_config(), "pixel_levels": self.pixel_levels}
@@ -280,11 +275,12 @@ class PixelCNNMixture(_AutoregressiveImage):
         n_filters: int = 128,
         residual_blocks: int = 5,
         dropout: float = 0.3,
+        seed: int | None = None,
         **kwargs,
     ):
         self.n_components = int(n_components)
         super().__init__(
-            image_size, n_filters, residual_blocks, 3 * n_components, dropout, **kwargs
+            image_size, n_filters, residual_blocks, 3 * n_components, dropout, seed, **kwargs
         )
 
     def _scale(self, x):
