@@ -100,7 +100,7 @@ def value_and_grad(loss_fn, variables, has_aux: bool = False, state=()):
         with tf.GradientTape() as tape:
             out = loss_fn()
         loss = out[0] if has_aux else out
-        grads = tape.gradient(loss, [v.value for v in variables])
+        grads = tape.gradient(loss, variables)
         return out, grads
     if name == "jax":
         import jax
@@ -144,7 +144,8 @@ def input_gradient(fn, x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = fn(x)
-        return y, tape.gradient(tf.reduce_sum(y), x)
+            total = tf.reduce_sum(y)
+        return y, tape.gradient(total, x)
     if name == "jax":
         import jax
         import jax.numpy as jnp

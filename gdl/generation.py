@@ -117,19 +117,21 @@ def filter_logits(
     """``keras.ops`` version of :func:`filter_probs` on logits: returns filtered logits
     (``-inf`` where removed). ``temperature`` must be > 0 here (greedy is an argmax)."""
     logits = ops.cast(logits, "float32") / temperature
-    neg_inf = ops.full_like(logits, -np.inf)
+    cutoff = None
     if top_k is not None and top_k > 0:
-        kth = ops.top_k(logits, k=top_k, sorted=True)[0][..., -1:]
-        logits = ops.where(logits < kth, neg_inf, logits)
+        cutoff = ops.top_k(logits, k=top_k, sorted=True)[0][..., -1:]
     if top_p is not None and top_p < 1.0:
+        # the mass before each token is that of the tempered distribution (as filter_probs)
         sorted_logits = ops.flip(ops.sort(logits, axis=-1), axis=-1)
         sorted_p = ops.softmax(sorted_logits, axis=-1)
         before = ops.cumsum(sorted_p, axis=-1) - sorted_p
         # smallest kept logit: the last sorted position whose preceding mass is < top_p
         n_keep = ops.sum(ops.cast(before < top_p, "int32"), axis=-1, keepdims=True)
-        cutoff = ops.take_along_axis(sorted_logits, n_keep - 1, axis=-1)
-        logits = ops.where(logits < cutoff, neg_inf, logits)
-    return logits
+        cut_p = ops.take_along_axis(sorted_logits, n_keep - 1, axis=-1)
+        cutoff = cut_p if cutoff is None else ops.maximum(cutoff, cut_p)
+    if cutoff is None:
+        return logits
+    return ops.where(logits < cutoff, ops.full_like(logits, -np.inf), logits)
 
 
 def top_candidates(probs, k: int):
