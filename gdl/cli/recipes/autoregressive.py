@@ -113,17 +113,15 @@ class LSTMRecipe(Recipe):
     def sample(self, model, args, out, info):
         g = lambda k, d: getattr(args, k, d)  # noqa: E731  (epoch samples pass few options)
         seed = g("seed", None)
-        texts = [
-            model.generate(
-                g("prompt", "recipe for"),
-                g("max_tokens", 100),
-                g("temperature", 1.0),
-                g("top_k", None),
-                g("top_p", None),
-                seed=None if seed is None else seed + k,
-            )  # fmt: skip
-            for k in range(g("num", None) or 1)
-        ]
+        texts = model.generate(
+            g("prompt", "recipe for"),
+            g("max_tokens", 100),
+            g("temperature", 1.0),
+            g("top_k", None),
+            g("top_p", None),
+            seed=seed,
+            num=g("num", None) or 1,
+        ).texts
         text = "\n\n".join(texts) + "\n"
         print(text)
         out = Path(out)

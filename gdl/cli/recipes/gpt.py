@@ -36,7 +36,7 @@ def load_texts(data: str, limit: int | None = None) -> list[str]:
 
 
 def write_generation(model, gen, path: Path, html: bool = True) -> list[Path]:
-    """The texts of a :class:`~gdl.models.gpt.Generation` (one per line) and, next to it,
+    """The texts of a :class:`~gdl.generation.Generation` (one per line) and, next to it,
     the attention view and top-5 table of the first row as HTML."""
     from gdl.models.gpt import attention_html, top_k_table
 
