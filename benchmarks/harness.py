@@ -40,6 +40,20 @@ def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> dict:
     return {"median_s": statistics.median(times), "min_s": min(times), "repeat": repeat}
 
 
+def alternate(paths: dict, repeat: int = 3) -> tuple[dict, dict]:
+    """Time each ``paths[name]()`` ``repeat`` times, alternating the paths in every round
+    (so a load change on a shared machine hits all of them alike). Every path is called
+    once first (compilation). Returns ``(median seconds, last result)`` per path."""
+    results = {name: fn() for name, fn in paths.items()}
+    times = {name: [] for name in paths}
+    for _ in range(repeat):
+        for name, fn in paths.items():
+            t0 = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}, results
+
+
 def discover() -> dict[str, Callable[[], dict]]:
     import benchmarks
 
