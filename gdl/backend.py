@@ -57,7 +57,10 @@ def compile_loop(
     if name == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, jit_compile=jit_compile, reduce_retracing=reduce_retracing)
+        # no autograph: loops are keras.ops while/fori loops, Python control flow is static
+        return tf.function(
+            fn, jit_compile=jit_compile, reduce_retracing=reduce_retracing, autograph=False
+        )
     if name == "jax":
         import jax
 

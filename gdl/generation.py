@@ -234,6 +234,21 @@ class Generation:
     vocabulary: list[str] | None = field(default=None, repr=False)
     words: list[list[str]] = field(default_factory=list, repr=False)
 
+    @classmethod
+    def of_text(cls, tokens, prompt_lengths, start, tokenizer=None, **views):
+        """A result whose ``texts``/``words``/``vocabulary`` come from ``tokenizer`` (a
+        :class:`gdl.preprocessing.WordTokenizer`; ``None``: ids only)."""
+        tok = tokenizer
+        return cls(
+            tokens=tokens,
+            prompt_lengths=prompt_lengths,
+            start=start,
+            texts=[tok.detokenize(r) for r in tokens] if tok is not None else [],
+            words=[tok.words(r) for r in tokens] if tok is not None else [],
+            vocabulary=None if tok is None else tok.vocabulary,
+            **views,
+        )
+
     @property
     def num_steps(self) -> int:
         return int(self.tokens.shape[1]) - int(self.start)

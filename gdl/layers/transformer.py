@@ -61,7 +61,7 @@ import math
 import keras
 from keras import ops
 
-__all__ = ["TransformerBlock", "causal_attention_mask", "run_cached_blocks"]
+__all__ = ["TransformerBlock", "causal_attention_mask", "run_cached_blocks", "transformer_blocks"]
 
 _MASKED = -1e9  # exp(-1e9 - max) is exactly 0 in float32: masked scores are exactly 0
 
@@ -238,6 +238,32 @@ class TransformerBlock(keras.layers.Layer):
             "epsilon": self.epsilon,
             "seed": self.seed,
         }
+
+
+def transformer_blocks(
+    num_blocks: int,
+    num_heads: int,
+    key_dim: int,
+    embed_dim: int,
+    ff_dim: int,
+    dropout_rate: float,
+    seed: int | None = None,
+    name: str = "transformer_block",
+) -> list[TransformerBlock]:
+    """A stack of ``num_blocks`` blocks: named ``name`` (one block) or ``name_i``; block
+    ``i``'s dropout seeds are ``seed + 2 i`` and ``seed + 2 i + 1``."""
+    return [
+        TransformerBlock(
+            num_heads,
+            key_dim,
+            embed_dim,
+            ff_dim,
+            dropout_rate,
+            seed=None if seed is None else seed + 2 * i,
+            name=name if num_blocks == 1 else f"{name}_{i}",
+        )  # fmt: skip
+        for i in range(num_blocks)
+    ]
 
 
 def run_cached_blocks(blocks, x, index, caches=None, max_len=None):

@@ -43,7 +43,7 @@ from keras import ops
 
 from gdl.generation import Generation, Sampler, decode, prompt_buffer, top_candidates
 from gdl.layers.embeddings import TokenAndPositionEmbedding
-from gdl.layers.transformer import TransformerBlock, run_cached_blocks
+from gdl.layers.transformer import run_cached_blocks, transformer_blocks
 from gdl.preprocessing import WordTokenizer
 
 __all__ = ["GPT", "attention_html", "plot_attention", "top_k_table"]
@@ -102,18 +102,10 @@ class GPT(keras.Model):
         self.embedding = TokenAndPositionEmbedding(
             self.vocab_size, self.embed_dim, self.max_len, name="token_and_position"
         )
-        self.blocks = [
-            TransformerBlock(
-                self.num_heads,
-                self.key_dim,
-                self.embed_dim,
-                self.ff_dim,
-                self.dropout_rate,
-                seed=None if seed is None else seed + 2 * i,
-                name=f"transformer_block_{i}" if num_blocks > 1 else "transformer_block",
-            )
-            for i in range(self.num_blocks)
-        ]
+        self.blocks = transformer_blocks(
+            self.num_blocks, self.num_heads, self.key_dim, self.embed_dim, self.ff_dim,
+            self.dropout_rate, seed, name="transformer_block",
+        )  # fmt: skip
         self.head = keras.layers.Dense(self.vocab_size, name="head")
         # tensorflow: the loop is a tf.function graph; True adds XLA (slower to compile and,
         # measured on CPU, not faster overall). jax always jits it.
@@ -264,19 +256,11 @@ class GPT(keras.Model):
             self, (buf,), lengths, start, max_tokens, sampler, cfg, use_cache=use_cache,
             stop_token=0, stop=stop_at_end, jit_compile=self.jit_generate,
         )  # fmt: skip
-        vocab = self.vocabulary
-        return Generation(
-            tokens=tokens,
-            prompt_lengths=lengths,
-            start=start,
-            texts=[self.detokenize(r) for r in tokens] if vocab is not None else [],
-            attention=records[0],
-            top_tokens=records[1],
-            top_probs=records[2],
+        return Generation.of_text(
+            tokens, lengths, start, self.tokenizer, attention=records[0],
+            top_tokens=records[1], top_probs=records[2],
             logits=records[3] if return_logits else None,
-            vocabulary=vocab,
-            words=[[vocab[i] for i in r if i != 0] for r in tokens] if vocab is not None else [],
-        )
+        )  # fmt: skip
 
     def get_config(self):
         return {

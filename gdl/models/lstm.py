@@ -201,18 +201,10 @@ class LSTMTextGenerator(keras.Model):
             self, (buf,), lengths, start, max_tokens, sampler, cfg,
             use_cache=use_cache, stop_token=0, stop=stop_at_end,
         )  # fmt: skip
-        tok = self.tokenizer
-        return Generation(
-            tokens=tokens,
-            prompt_lengths=lengths,
-            start=start,
-            texts=[tok.detokenize(r) for r in tokens] if tok is not None else [],
-            top_tokens=records[0],
-            top_probs=records[1],
-            logits=records[2] if return_logits else None,
-            vocabulary=self.vocabulary,
-            words=[tok.words(r) for r in tokens] if tok is not None else [],
-        )
+        return Generation.of_text(
+            tokens, lengths, start, self.tokenizer, top_tokens=records[0],
+            top_probs=records[1], logits=records[2] if return_logits else None,
+        )  # fmt: skip
 
     def perplexity(self, dataset) -> float:
         """``exp`` of the mean cross-entropy over the non-padding targets of ``(x, y)`` batches."""

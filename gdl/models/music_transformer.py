@@ -36,7 +36,7 @@ from keras import ops
 
 from gdl.generation import Generation, Sampler, decode
 from gdl.layers.embeddings import TokenAndPositionEmbedding
-from gdl.layers.transformer import TransformerBlock, run_cached_blocks
+from gdl.layers.transformer import run_cached_blocks, transformer_blocks
 from gdl.music.tokens import PAD, START, START_DURATION, UNK, tokens_to_stream
 
 
@@ -145,18 +145,10 @@ class MusicTransformer(keras.Model):
         self.duration_embedding = TokenAndPositionEmbedding(
             self.durations_vocab_size, half, None, "sine", "he_uniform", name="duration_embedding"
         )
-        self.blocks = [
-            TransformerBlock(
-                self.num_heads,
-                self.key_dim,
-                self.embed_dim,
-                self.ff_dim,
-                self.dropout_rate,
-                seed=None if seed is None else seed + 2 * i,
-                name="attention" if num_blocks == 1 else f"attention_{i}",
-            )
-            for i in range(self.num_blocks)
-        ]
+        self.blocks = transformer_blocks(
+            self.num_blocks, self.num_heads, self.key_dim, self.embed_dim, self.ff_dim,
+            self.dropout_rate, seed, name="attention",
+        )  # fmt: skip
         self.note_head = keras.layers.Dense(self.notes_vocab_size, name="note_outputs")
         self.duration_head = keras.layers.Dense(self.durations_vocab_size, name="duration_outputs")
         self.note_loss_tracker = keras.metrics.Mean(name="note_loss")
