@@ -153,11 +153,11 @@ class LSTMTextGenerator(keras.Model):
         return (*self._emit(self.classifier(ops.take(x, row, axis=1)), u, sampler, cfg), cache)
 
     def _decode_step(self, bufs, pos, cache, u, sampler, cfg):
-        x, new = self.embedding(ops.expand_dims(ops.take(bufs[0], pos, axis=1), 1)), []
-        for rnn, states in zip(self.recurrent, cache):
-            x, states = self._run(x, rnn, initial_state=list(states))
-            new.append(states)
-        return (*self._emit(self.classifier(x[:, 0]), u, sampler, cfg), new)
+        x, new = self.embedding(ops.take(bufs[0], pos, axis=1)), []
+        for rnn, states in zip(self.recurrent, cache):  # one cell step (the layer's weights)
+            x, states = rnn.cell(x, list(states), training=False)
+            new.append(tuple(states))
+        return (*self._emit(self.classifier(x), u, sampler, cfg), new)
 
     def generate(
         self,
