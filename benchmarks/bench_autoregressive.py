@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import alternate, benchmark
+from benchmarks.harness import benchmark, cached_vs_full
 from gdl.generation import sample_from_probs
 
 BUDGET_S = 170
@@ -135,18 +135,7 @@ def lstm_generation():
 
     keras.utils.set_random_seed(0)
     model = LSTMTextGenerator()
-    rows = {}
-    for batch, repeat in ((1, 3), (16, 2)):
-        kw = dict(max_tokens=202, top_p=0.9, num=batch, stop_at_end=False, seed=0)
-        paths = {
-            cache: (lambda c=cache, kw=kw: model.generate([2, 3], use_cache=c, **kw).tokens)
-            for cache in (True, False)
-        }
-        med, out = alternate(paths, repeat)
-        rows[f"batch {batch}: cached state, 200 tokens (s)"] = med[True]
-        rows[f"batch {batch}: full re-run (compiled, fixed buffer), 200 tokens (s)"] = med[False]
-        rows[f"batch {batch}: speed-up cached vs full re-run"] = med[False] / med[True]
-        rows[f"batch {batch}: identical tokens"] = bool((out[True] == out[False]).all())
+    rows = cached_vs_full(model, "cached state", top_p=0.9)
     tokens, rng = [2, 3], np.random.default_rng(0)
     t0 = time.perf_counter()
     while len(tokens) < 202:  # the previous generate: eager model call on the prefix

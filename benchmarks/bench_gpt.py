@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import alternate, benchmark, timeit
+from benchmarks.harness import benchmark, cached_vs_full, timeit
 
 _WORLD = {
     "us": (["california", "washington", "oregon", "new york"],
@@ -78,18 +78,7 @@ def generation():
 
     keras.utils.set_random_seed(0)
     model = GPT(max_len=202)
-    rows = {}
-    for batch, repeat in ((1, 3), (16, 2)):
-        kw = dict(max_tokens=202, num=batch, stop_at_end=False, seed=0)
-        paths = {
-            cache: (lambda c=cache, kw=kw: model.generate([2, 3], use_cache=c, **kw).tokens)
-            for cache in (True, False)
-        }
-        med, out = alternate(paths, repeat)
-        rows[f"batch {batch}: KV cache, 200 tokens (s)"] = med[True]
-        rows[f"batch {batch}: full re-run (compiled, fixed buffer), 200 tokens (s)"] = med[False]
-        rows[f"batch {batch}: speed-up KV cache vs full re-run"] = med[False] / med[True]
-        rows[f"batch {batch}: identical tokens"] = bool((out[True] == out[False]).all())
+    rows = cached_vs_full(model, "KV cache")
     # the book's loop: model.predict on the growing sequence, sampling on the host
     tokens = [2, 3]
     t0 = time.perf_counter()

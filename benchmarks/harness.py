@@ -54,6 +54,25 @@ def alternate(paths: dict, repeat: int = 3) -> tuple[dict, dict]:
     return {name: statistics.median(t) for name, t in times.items()}, results
 
 
+def cached_vs_full(model, cached: str, batches=((1, 3), (16, 2)), **kw) -> dict:
+    """Rows comparing ``model.generate([2, 3], use_cache=True/False, ...)`` at 200 new
+    tokens (``max_tokens=202``, alternating, same seed) for each ``(batch, repeat)``;
+    ``cached`` names the cached path in the labels."""
+    rows = {}
+    for batch, repeat in batches:
+        args = dict(max_tokens=202, num=batch, stop_at_end=False, seed=0, **kw)
+        paths = {
+            c: (lambda c=c, a=args: model.generate([2, 3], use_cache=c, **a).tokens)
+            for c in (True, False)
+        }
+        med, out = alternate(paths, repeat)
+        rows[f"batch {batch}: {cached}, 200 tokens (s)"] = med[True]
+        rows[f"batch {batch}: full re-run (compiled, fixed buffer), 200 tokens (s)"] = med[False]
+        rows[f"batch {batch}: speed-up {cached} vs full re-run"] = med[False] / med[True]
+        rows[f"batch {batch}: identical tokens"] = bool((out[True] == out[False]).all())
+    return rows
+
+
 def discover() -> dict[str, Callable[[], dict]]:
     import benchmarks
 
