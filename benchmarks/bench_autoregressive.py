@@ -124,7 +124,7 @@ def synthetic_recipes(n: int, seed: int = 0) -> list[str]:
 @benchmark
 def lstm_generation():
     """200 new tokens after a 2-token prompt from the book-size LSTM (vocabulary 10,000,
-    2,407,248 parameters), top-p 0.9: the cached loop (the prompt once, then one cell step
+    2,407,248 parameters), top-p 0.9 (and plain temperature 1): the cached loop (the prompt once, then one cell step
     per token from the carried h, c) alternating with the full re-run (the whole buffer
     through the network per token, compiled), same seed; and the previous implementation
     (the book's loop: the model on the growing text per token, eager) once."""
@@ -135,7 +135,8 @@ def lstm_generation():
 
     keras.utils.set_random_seed(0)
     model = LSTMTextGenerator()
-    rows = cached_vs_full(model, "cached state", top_p=0.9)
+    rows = cached_vs_full(model, "cached state", tag=", top-p 0.9", top_p=0.9)
+    rows.update(cached_vs_full(model, "cached state", ((1, 3),), ", temperature 1 (book)"))
     tokens, rng = [2, 3], np.random.default_rng(0)
     t0 = time.perf_counter()
     while len(tokens) < 202:  # the previous generate: eager model call on the prefix

@@ -54,13 +54,14 @@ def alternate(paths: dict, repeat: int = 3) -> tuple[dict, dict]:
     return {name: statistics.median(t) for name, t in times.items()}, results
 
 
-def cached_vs_full(model, cached: str, batches=((1, 3), (16, 2)), **kw) -> dict:
+def cached_vs_full(model, cached: str, batches=((1, 3), (16, 2)), tag="", **kw) -> dict:
     """Rows comparing ``model.generate([2, 3], use_cache=True/False, ...)`` at 200 new
     tokens (``max_tokens=202``, alternating, same seed) for each ``(batch, repeat)``;
-    ``cached`` names the cached path in the labels."""
+    ``cached`` names the cached path in the labels, ``tag`` follows the batch size."""
     rows = {}
-    for batch, repeat in batches:
-        args = dict(max_tokens=202, num=batch, stop_at_end=False, seed=0, **kw)
+    for b, repeat in batches:
+        batch = f"{b}{tag}"
+        args = dict(max_tokens=202, num=b, stop_at_end=False, seed=0, **kw)
         paths = {
             c: (lambda c=c, a=args: model.generate([2, 3], use_cache=c, **a).tokens)
             for c in (True, False)
