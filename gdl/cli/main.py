@@ -115,21 +115,6 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def register_all_classes() -> None:
-    """Import every gdl layer and model module so ``keras.saving.load_model`` finds the
-    classes a ``.keras`` file names (they register themselves on import)."""
-    import importlib
-    import pkgutil
-
-    for pkg in ("layers", "models", "world_models"):
-        try:
-            mod = importlib.import_module(f"gdl.{pkg}")
-        except ModuleNotFoundError:
-            continue
-        for info in pkgutil.iter_modules(mod.__path__):
-            importlib.import_module(f"gdl.{pkg}.{info.name}")
-
-
 def _cmd_sample(args) -> int:
     import keras
 
@@ -143,8 +128,7 @@ def _cmd_sample(args) -> int:
         raise SystemExit(
             f"no trained model at {model_path}: run `gdl train {args.model}` first or pass --model-path"
         )
-    register_all_classes()
-    model = keras.saving.load_model(model_path)
+    model = keras.saving.load_model(model_path)  # import gdl registered every gdl class
     out = Path(args.out) if args.out else run_dir / f"sample{recipe.sample_suffix}"
     paths = recipe.sample(model, args, out, recipe.sample_info(args))
     for p in paths:

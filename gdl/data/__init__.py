@@ -15,8 +15,12 @@ digits, moons       :mod:`.embedded`             float32 arrays
 ==================  ===========================  ==========================================
 
 ``gdl data list | check NAME | download NAME`` manage them on disk (:mod:`.manage`,
-:mod:`.download`, :mod:`.kaggle`); :mod:`gdl.data.registry` is the registry.
+:mod:`.download`, :mod:`.kaggle`); :mod:`gdl.data.registry` is the registry. The image
+helpers (``resize_images``, ``scale_images``, ``image_folder_dataset``) are exported here
+too, imported on first use.
 """
+
+import importlib
 
 from gdl.data.registry import (
     Dataset,
@@ -29,7 +33,18 @@ from gdl.data.registry import (
     register_dataset,
 )
 
+_EXPORTS = {
+    "resize_images": "images",
+    "scale_images": "images",
+    "image_folder_dataset": "images",
+    "list_images": "images",
+    "load_digits": "embedded",
+    "load_moons": "embedded",
+    "pad_punctuation": "text",
+}
+
 __all__ = [
+    *_EXPORTS,
     "Dataset",
     "DatasetError",
     "MissingDatasetError",
@@ -39,3 +54,13 @@ __all__ = [
     "load",
     "register_dataset",
 ]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"gdl.data.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'gdl.data' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

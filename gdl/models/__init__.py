@@ -1,0 +1,97 @@
+"""The book's models as ``keras.Model`` subclasses with their training logic inside.
+
+``from gdl.models import VAE`` — every name below is importable from here; the defining
+module is imported on first use.
+
+Shared verbs (the same word means the same thing in every family)
+------------------------------------------------------------------
+``fit``
+    Keras' own, on the book's loss (``compute_loss``) or the model's ``train_step``.
+``encode(images)`` / ``decode(latents)``
+    Arrays or tensors in, NumPy out. ``encode`` returns what the encoder outputs: the
+    autoencoder's embeddings, a VAE's ``(z_mean, z_log_var, z)`` (:class:`VAE`,
+    :class:`FacesVAE` and :class:`gdl.world_models.WorldModelVAE` alike, whose ``call``
+    returns ``(z_mean, z_log_var, reconstruction)``). ``decode`` maps latents to images.
+``generate(num, seed=None, ...)``
+    Image generators (:class:`VAE`, :class:`FacesVAE`, :class:`DCGAN`, :class:`WGANGP`,
+    :class:`ConditionalWGAN`, :class:`EBM`, :class:`DiffusionModel`, :class:`MuseGAN`)
+    return a float NumPy array ``(num, H, W, C)`` (MuseGAN: piano rolls ``(num, bars,
+    steps, pitches, tracks)``) in the model's output range: [0, 1] for the VAEs and
+    the diffusion model, [-1, 1] for the GANs and the EBM. :class:`RealNVP` returns points
+    ``(num, input_dim)``. The same ``seed`` (an int, ``0`` included) gives the same
+    output; ``seed=None`` draws from the model's own ``SeedGenerator``. Sequence models
+    (:class:`GPT`, :class:`LSTMTextGenerator`, :class:`MusicTransformer`,
+    :class:`PixelCNN`, :class:`PixelCNNMixture`) return their generation result, see
+    :mod:`gdl.generation`.
+``model(x)`` (``call``)
+    The forward pass the loss is computed on; each class documents its outputs.
+
+Every model saves to ``.keras`` and loads back after a bare ``import gdl``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    # chapter 2
+    "mlp": "classifiers",
+    "mlp_sequential": "classifiers",
+    "cnn": "classifiers",
+    "compile_classifier": "classifiers",
+    # chapter 3
+    "EncoderDecoderModel": "autoencoder",
+    "Autoencoder": "autoencoder",
+    "conv_encoder": "autoencoder",
+    "conv_decoder": "autoencoder",
+    "VAE": "vae",
+    "FacesVAE": "vae",
+    "kl_divergence": "vae",
+    # chapter 4
+    "DCGAN": "gan",
+    "WGANGP": "gan",
+    "ConditionalWGAN": "gan",
+    "conv_generator": "gan",
+    "dcgan_discriminator": "gan",
+    "wgan_critic": "gan",
+    "nearest_images": "gan",
+    # chapter 5
+    "LSTMTextGenerator": "lstm",
+    "PixelCNN": "pixelcnn",
+    "PixelCNNMixture": "pixelcnn",
+    # chapter 6
+    "RealNVP": "realnvp",
+    # chapter 7
+    "EBM": "ebm",
+    "energy_network": "ebm",
+    "langevin_sample": "ebm",
+    # chapter 8
+    "DiffusionModel": "diffusion",
+    "offset_cosine_diffusion_schedule": "diffusion",
+    "cosine_diffusion_schedule": "diffusion",
+    "linear_diffusion_schedule": "diffusion",
+    # chapter 9
+    "GPT": "gpt",
+    # chapter 11
+    "MusicTransformer": "music_transformer",
+    "MuseGAN": "musegan",
+    # running models on arrays
+    "predict_numpy": "inference",
+}
+
+#: the public Model subclasses (what tests/harness.py runs every one of)
+MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN",
+          "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "RealNVP", "EBM",
+          "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN")  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"gdl.models.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'gdl.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

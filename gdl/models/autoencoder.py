@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.layers.sampling import Sampling
-from gdl.models._batched import run_model
+from gdl.models.inference import predict_numpy, to_numpy
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 FASHION_SHAPE = (32, 32, 1)
@@ -117,8 +117,19 @@ def per_sample_reconstruction(x, reconstruction, kind: str = "bce"):
     return ops.mean(err, axis=axes)
 
 
-class _EncoderDecoder(keras.Model):
-    """Shared pieces of the autoencoder and the VAE: sub-models, saving, NumPy helpers."""
+class EncoderDecoderModel(keras.Model):
+    """Base of :class:`Autoencoder`, :class:`~gdl.models.vae.VAE` and
+    :class:`~gdl.models.vae.FacesVAE`: an ``encoder`` and a ``decoder`` sub-model, saved
+    with the model, and the verbs every encoder/decoder model shares:
+
+    * :meth:`encode` ``(images) ->`` what the encoder outputs, as NumPy (the autoencoder's
+      embedding; a VAE's ``(z_mean, z_log_var, z)``);
+    * :meth:`decode` ``(latents) -> images`` as NumPy;
+    * :meth:`reconstruct` ``(images) -> decode(encode(images))``.
+
+    All three accept NumPy arrays or tensors of any backend, a single image or a batch,
+    and run batches of ``batch_size`` (see :func:`gdl.models.inference.predict_numpy`).
+    """
 
     def __init__(self, encoder, decoder, **kwargs):
         super().__init__(**kwargs)
@@ -135,7 +146,7 @@ class _EncoderDecoder(keras.Model):
         return int(self.decoder.input.shape[-1])
 
     def _check(self, x):
-        x = np.asarray(x, dtype="float32")
+        x = to_numpy(x)
         if x.ndim == len(self.image_shape):
             x = x[None]
         if tuple(x.shape[1:]) != self.image_shape:
@@ -145,10 +156,20 @@ class _EncoderDecoder(keras.Model):
             )
         return x
 
+    def encode(self, x, batch_size: int = 256):
+        """The encoder's output(s) for images ``(n, H, W, C)`` (NumPy; a tuple if several)."""
+        out = predict_numpy(self.encoder, self._check(x), batch_size)
+        return tuple(out) if isinstance(out, list) else out
+
     def decode(self, z, batch_size: int = 256) -> np.ndarray:
-        """Decode latent points ``(n, latent_dim)`` to images (NumPy)."""
-        z = np.asarray(z, dtype="float32").reshape(-1, self.latent_dim)
-        return run_model(self.decoder, z, batch_size)
+        """Images ``(n, H, W, C)`` for latent points ``(n, latent_dim)`` (NumPy)."""
+        z = to_numpy(z).reshape(-1, self.latent_dim)
+        return predict_numpy(self.decoder, z, batch_size)
+
+    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
+        """``decode(encode(x))``: the decoded embeddings (VAE: the decoded latent means)."""
+        encoded = self.encode(x, batch_size)
+        return self.decode(encoded[0] if isinstance(encoded, tuple) else encoded, batch_size)
 
     def _total_with_regularisers(self, total):
         if self.losses:
@@ -172,12 +193,13 @@ class _EncoderDecoder(keras.Model):
 
 
 @_REG
-class Autoencoder(_EncoderDecoder):
+class Autoencoder(EncoderDecoderModel):
     """The book's autoencoder: ``Autoencoder()`` is the Fashion-MNIST model (2-D embedding).
 
     ``compute_loss`` is the book's ``binary_crossentropy`` between the input and its
     reconstruction (mean over pixels and batch), tracked as ``reconstruction_loss``.
-    Book: ``compile(optimizer="adam")``, batch 100, 3 epochs.
+    Book: ``compile(optimizer="adam")``, batch 100, 3 epochs. ``encode(images)`` returns
+    the embeddings ``(n, embedding_dim)``; ``model(images)`` the reconstructions.
     """
 
     def __init__(
@@ -206,13 +228,6 @@ class Autoencoder(_EncoderDecoder):
         recon = ops.mean(per_sample_reconstruction(x, y_pred, "bce"))
         self.reconstruction_loss_tracker.update_state(recon)
         return self._total_with_regularisers(recon)
-
-    def encode(self, x, batch_size: int = 256) -> np.ndarray:
-        """Embeddings of images ``(n, H, W, C)`` (NumPy)."""
-        return run_model(self.encoder, self._check(x), batch_size)
-
-    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
-        return self.decode(self.encode(x, batch_size), batch_size)
 
     def get_config(self):
         config = super().get_config()

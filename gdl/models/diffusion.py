@@ -81,9 +81,11 @@ class DiffusionModel(keras.Model):
         model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
         model.fit(images, batch_size=64, epochs=50)
         model.generate(10, diffusion_steps=20)    # (10, 64, 64, 3) in [0, 1]
+        model.predict([noisy_images, noise_rates])  # the denoiser: predicted noise
 
-    ``call(images, training)`` is one step of the training task: normalise, draw
-    ``t ~ U(0, 1)`` and noise, and return ``(noises, predicted_noises)``; the loss is
+    ``model([noisy_images, noise_rates])`` is the denoiser (the predicted noise);
+    ``model(images)`` is one step of the training task: normalise, draw ``t ~ U(0, 1)`` and
+    noise, and return ``(noises, predicted_noises)`` (see :meth:`call`); the loss is
     their mean absolute error (the book's ``loss=mean_absolute_error``), tracked as
     ``n_loss``. ``evaluate`` also reports ``kid`` between the batch and as many images
     generated with ``kid_diffusion_steps`` steps.
@@ -169,7 +171,21 @@ class DiffusionModel(keras.Model):
                              f"{', '.join(map(str, self.image_shape))}) in [0, 1], "
                              f"got {tuple(images.shape)}")  # fmt: skip
 
-    def call(self, images, training=False):
+    def call(self, inputs, training=False):
+        """Two uses, told apart by the input:
+
+        * ``model([noisy_images, noise_rates])`` -> the predicted noise ``(B, H, W, C)``: the
+          denoiser (the EMA network, or the training network when ``training``), on
+          normalised ``noisy_images`` and ``noise_rates`` ``(B, 1, 1, 1)``, as in
+          :meth:`denoise`; ``predict([noisy, rates])`` runs it in batches;
+        * ``model(images)`` -> ``(noises, predicted_noises)``: the training task ``fit``
+          runs (normalise, draw ``t ~ U(0, 1)`` and noise per image, predict the noise).
+        """
+        if isinstance(inputs, (list, tuple)):
+            noisy_images, noise_rates = inputs
+            net = self.network if training else self.ema_network
+            return net([noisy_images, ops.square(noise_rates)], training=training)
+        images = inputs
         self._check(images)
         images = self.normalizer(images, training=training)
         batch = ops.shape(images)[0]
@@ -258,14 +274,14 @@ class DiffusionModel(keras.Model):
             ops.convert_to_tensor(int(diffusion_steps), "int32"),
         )
 
-    def generate(self, num_images: int = 10, diffusion_steps: int = 20, initial_noise=None,
+    def generate(self, num: int = 10, diffusion_steps: int = 20, initial_noise=None,
                  seed=None, compiled: bool = True):  # fmt: skip
-        """Images in [0, 1] (NumPy) from ``initial_noise`` (or fresh N(0, 1) noise, seeded by
-        ``seed``); as in the book, ``num_images`` is ignored when ``initial_noise`` is given.
-        The same initial noise always gives the same images."""
+        """``num`` images ``(num, H, W, C)`` in [0, 1] (NumPy) from ``initial_noise`` (or fresh
+        N(0, 1) noise, seeded by ``seed``, 0 included); as in the book, ``num`` is ignored
+        when ``initial_noise`` is given. The same initial noise always gives the same images."""
         if initial_noise is None:
             seed = seed if seed is not None else self.seed_generator
-            initial_noise = keras.random.normal((int(num_images), *self.image_shape), seed=seed)
+            initial_noise = keras.random.normal((int(num), *self.image_shape), seed=seed)
         if diffusion_steps < 1:
             raise ValueError(f"diffusion_steps must be >= 1, got {diffusion_steps}")
         initial_noise = ops.convert_to_tensor(initial_noise, dtype="float32")

@@ -42,6 +42,13 @@ def _require_tensorflow(what: str):
     return tf
 
 
+def _seed_generator(seed):
+    """A ``SeedGenerator`` from an int (0 included), a generator, or None (unseeded)."""
+    if isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    return keras.random.SeedGenerator(None if seed is None else int(seed))
+
+
 def energy_network(image_size: int = 32, channels: int = 1, name: str = "ebm_network"):
     """The book's score network: 4 strided swish convolutions, Dense(64, swish), Dense(1).
 
@@ -91,9 +98,7 @@ def langevin_sample(
     """
     tf = _require_tensorflow("langevin_sample")
     x = tf.convert_to_tensor(x0, dtype="float32")
-    seed = seed if seed is not None else keras.random.SeedGenerator()
-    if isinstance(seed, int):
-        seed = keras.random.SeedGenerator(seed)
+    seed = _seed_generator(seed)
 
     def step(x):
         x = x + keras.random.normal(tf.shape(x), stddev=noise, seed=seed)
@@ -236,7 +241,7 @@ class EBM(keras.Model):
                 self.fake_tracker]  # fmt: skip
 
     def call(self, x, training=None):
-        """Scores (negative energies) ``(batch, 1)``."""
+        """Scores (negative energies) ``(batch, 1)`` of images in [-1, 1]."""
         return self.network(x, training=training)
 
     def energy(self, x):
@@ -249,17 +254,20 @@ class EBM(keras.Model):
             raise ValueError(f"EBM expects images of shape (batch, {want[0]}, {want[1]}, "
                              f"{want[2]}) in [-1, 1], got {tuple(x.shape)}")  # fmt: skip
 
-    def generate(self, num_images: int = 10, steps: int = 1000, x0=None, seed=None,
+    def generate(self, num: int = 10, steps: int = 1000, x0=None, seed=None,
                  return_steps: bool = False):  # fmt: skip
-        """Langevin samples from uniform noise (book's ``ImageGenerator``: 1000 steps)."""
+        """``num`` Langevin samples ``(num, H, W, C)`` in [-1, 1] (NumPy) from uniform noise
+        (the book's ``ImageGenerator``: 1000 steps), or from ``x0`` when given. A fixed
+        ``seed`` (an int, 0 included) gives the same images; ``return_steps`` adds a
+        leading axis with the start and every step."""
         tf = _require_tensorflow("EBM.generate")
-        seed = keras.random.SeedGenerator(seed) if isinstance(seed, int) else seed
+        seed = self.seed_generator if seed is None else _seed_generator(seed)
         if x0 is None:
-            shape = (num_images, self.image_size, self.image_size, self.channels)
-            x0 = keras.random.uniform(shape, -1.0, 1.0, seed=seed or self.seed_generator)
+            shape = (num, self.image_size, self.image_size, self.channels)
+            x0 = keras.random.uniform(shape, -1.0, 1.0, seed=seed)
         run = tf.function(lambda x: langevin_sample(
             self.network, x, steps, self.step_size, self.noise, self.grad_clip,
-            seed=seed or self.seed_generator, return_steps=return_steps))  # fmt: skip
+            seed=seed, return_steps=return_steps))  # fmt: skip
         return run(tf.convert_to_tensor(x0, "float32")).numpy()
 
     def _scores(self, real, fake, training):

@@ -34,7 +34,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.losses import gradient_penalty
-from gdl.models._batched import run_model
+from gdl.models.inference import predict_numpy
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 
@@ -216,10 +216,11 @@ class _TwoPlayerGAN(keras.Model):
         return self.generator(inputs, training=training)
 
     def generate(self, num: int = 10, seed=None, latent=None, batch_size: int = 256) -> np.ndarray:
-        """``num`` generated images as NumPy (tanh range [-1, 1]); fixed ``seed`` -> same images."""
+        """``num`` generated images ``(num, H, W, C)`` as NumPy (tanh range [-1, 1]); a fixed
+        ``seed`` (an int, 0 included) gives the same images; ``latent`` fixes the input."""
         if latent is None:
             latent = self.sample_latent(num, seed=seed)
-        return run_model(self.generator, latent, batch_size)
+        return predict_numpy(self.generator, latent, batch_size)
 
     # -- compile / optimizers ------------------------------------------------
     def _compile_optimizers(self, judge_optimizer, g_optimizer, kwargs):
@@ -536,6 +537,7 @@ class ConditionalWGAN(WGANGP):
     Book defaults: z = 32, 2 classes, critic (64, 128, 128, 128), generator
     (128, 128, 128, 64), Adam(5e-5, 0.5, 0.9), 3 critic steps, GP weight 10.
     ``generate(labels=[0, 1, ...])`` draws images of the given classes.
+    ``model([z, one_hot])`` is ``generator([z, one_hot])``.
 
     The book sets ``run_eagerly=True`` for this model; gdl does not need it.
     """
@@ -612,8 +614,9 @@ class ConditionalWGAN(WGANGP):
         """``model([z, one_hot])`` is ``generator([z, one_hot])``."""
         return self.generator(inputs, training=training)
 
-    def generate(self, labels=None, num: int = 10, seed=None, latent=None, batch_size: int = 256):
-        """Images for ``labels`` (ints or one-hot; default ``num`` of class 0), as NumPy.
+    def generate(self, num: int = 10, seed=None, labels=None, latent=None, batch_size: int = 256):
+        """Images ``(n, H, W, C)`` in [-1, 1] for ``labels`` (ints or one-hot; default ``num``
+        of class 0, else ``n = len(labels)``), as NumPy; a fixed ``seed`` -> the same images.
 
         With ``latent`` given (``(len(labels), latent_dim)``), the same z can be shown with
         different labels, as the book's generator callback does.
@@ -630,7 +633,7 @@ class ConditionalWGAN(WGANGP):
                 f"latent must have shape ({n}, {self.latent_dim}) to match the labels, "
                 f"got {tuple(latent.shape)}"
             )
-        return run_model(self.generator, [latent, one_hot], batch_size)
+        return predict_numpy(self.generator, [latent, one_hot], batch_size)
 
     def get_config(self):
         config = super().get_config()

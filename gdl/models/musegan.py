@@ -35,6 +35,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from gdl.layers.slicing import TakeAlong
 from gdl.models.gan import WGANGP
 from gdl.music.pianoroll import N_BARS, N_PITCHES, N_STEPS_PER_BAR, N_TRACKS
 
@@ -43,24 +44,6 @@ Z_DIM = 32
 
 def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
-@keras.saving.register_keras_serializable(package="gdl")
-class TakeAlong(layers.Layer):
-    """``x[:, index]`` along axis 1 (the book's ``Lambda`` slices, serializable)."""
-
-    def __init__(self, index: int, **kwargs):
-        super().__init__(**kwargs)
-        self.index = int(index)
-
-    def call(self, x):
-        return x[:, self.index]
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0],) + tuple(input_shape[2:])
-
-    def get_config(self):
-        return {**super().get_config(), "index": self.index}
 
 
 def _conv_t(x, filters, kernel, strides, activation="relu", padding="same", bn=True, name=None):

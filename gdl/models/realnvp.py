@@ -12,7 +12,8 @@ Differences from the book, on purpose:
 * The L2 penalties of the coupling layers are added to the loss (the book's
   ``train_step`` drops them); ``nll`` is tracked separately, so the numbers compare
   with the book's ``loss``.
-* :meth:`log_prob` and :meth:`sample` are methods of the model.
+* :meth:`log_prob` and :meth:`generate` (the book's sampling from the prior) are methods
+  of the model.
 
 Capacity (``python -m benchmarks flows_ebm_diffusion.realnvp_nll realnvp_capacity``):
 trained as the book trains it, the default 2 coupling layers plateau at a held-out NLL
@@ -139,6 +140,7 @@ class RealNVP(keras.Model):
         return z
 
     def call(self, x, training=None):
+        """:meth:`forward`: ``(z, log_det)`` for data points ``x`` ``(batch, input_dim)``."""
         return self.forward(x)
 
     def log_prob(self, x):
@@ -146,9 +148,12 @@ class RealNVP(keras.Model):
         z, log_det = self.forward(x)
         return standard_normal_log_prob(z) + log_det
 
-    def sample(self, n: int, seed=None):
-        """``n`` points: standard-normal latents pushed through :meth:`inverse` (NumPy)."""
-        z = keras.random.normal((int(n), self.input_dim), seed=seed or self.seed_generator)
+    def generate(self, num: int = 10, seed=None):
+        """``num`` points ``(num, input_dim)`` (NumPy): standard-normal latents pushed
+        through :meth:`inverse`. A fixed ``seed`` (an int, 0 included) gives the same points;
+        ``None`` draws from the model's own ``SeedGenerator``."""
+        seed = self.seed_generator if seed is None else seed
+        z = keras.random.normal((int(num), self.input_dim), seed=seed)
         return ops.convert_to_numpy(self.inverse(z))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

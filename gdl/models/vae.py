@@ -33,10 +33,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from gdl.models._batched import run_model
 from gdl.models.autoencoder import (
     FASHION_SHAPE,
-    _EncoderDecoder,
+    EncoderDecoderModel,
     conv_decoder,
     conv_encoder,
     per_sample_reconstruction,
@@ -61,13 +60,15 @@ def normal_quantiles(n: int) -> np.ndarray:
 
 
 @_REG
-class VAE(_EncoderDecoder):
+class VAE(EncoderDecoderModel):
     """The book's Fashion-MNIST VAE; pass ``encoder``/``decoder`` for other networks.
 
     ``encoder`` must output ``[z_mean, z_log_var, z]`` (see
     :func:`gdl.models.autoencoder.conv_encoder` with ``variational=True``).
     ``reconstruction_loss``: ``"bce"`` (Fashion-MNIST) or ``"mse"`` (faces), weighted by
-    ``beta``. ``call`` returns ``(z_mean, z_log_var, reconstruction)`` as the book's does.
+    ``beta``. ``call`` returns ``(z_mean, z_log_var, reconstruction)`` as the book's does,
+    and :meth:`encode` ``(z_mean, z_log_var, z)`` (the same order in every gdl VAE,
+    :class:`gdl.world_models.WorldModelVAE` included).
     Book training: Adam(5e-4), batch 100, 5 epochs.
     """
 
@@ -133,14 +134,15 @@ class VAE(_EncoderDecoder):
         return self._total_with_regularisers(total)
 
     # -- using the model --------------------------------------------------------
-    def encode(self, x, batch_size: int = 256, sample: bool = False) -> np.ndarray:
-        """Latent means of images (``sample=True``: a draw ``z`` instead), NumPy."""
-        z_mean, _, z = run_model(self.encoder, self._check(x), batch_size)
-        return np.asarray(z if sample else z_mean)
+    def encode(self, x, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(z_mean, z_log_var, z)`` of images as NumPy, each ``(n, latent_dim)``; ``z`` is
+        a draw from the posterior (the book's ``encoder.predict``)."""
+        return super().encode(x, batch_size)
 
     def reconstruct(self, x, batch_size: int = 256, sample: bool = False) -> np.ndarray:
         """Decode the latent mean (``sample=True``: a sampled z, as the book's ``predict``)."""
-        return self.decode(self.encode(x, batch_size, sample=sample), batch_size)
+        z_mean, _, z = self.encode(x, batch_size)
+        return self.decode(z if sample else z_mean, batch_size)
 
     def sample_prior(self, num: int, seed=None) -> np.ndarray:
         """``num`` latent points from N(0, I) (NumPy, reproducible with ``seed``)."""
@@ -148,7 +150,8 @@ class VAE(_EncoderDecoder):
         return rng.standard_normal((num, self.latent_dim)).astype("float32")
 
     def generate(self, num: int = 10, seed=None) -> np.ndarray:
-        """``num`` images decoded from N(0, I) latent points."""
+        """``num`` images ``(num, H, W, C)`` in [0, 1] decoded from N(0, I) latent points
+        (NumPy; the same ``seed`` gives the same images)."""
         return self.decode(self.sample_prior(num, seed))
 
     def latent_grid(self, n: int = 15, dims=(0, 1)) -> tuple[np.ndarray, np.ndarray]:
@@ -177,13 +180,13 @@ class VAE(_EncoderDecoder):
         if labels is None:
             seen = 0
             for xb, yb in images:
-                zs.append(self.encode(np.asarray(xb)))
+                zs.append(self.encode(np.asarray(xb))[0])
                 ys.append(np.asarray(yb).reshape(-1))
                 seen += len(ys[-1])
                 if max_images and seen >= max_images:
                     break
         else:
-            zs.append(self.encode(images))
+            zs.append(self.encode(images)[0])
             ys.append(np.asarray(labels).reshape(-1))
         z, y = np.concatenate(zs), np.concatenate(ys)
         if max_images:
@@ -202,7 +205,7 @@ class VAE(_EncoderDecoder):
 
         Book: ``add_vector_to_images``.
         """
-        z = self.encode(images)
+        z = self.encode(images)[0]
         factors = np.asarray(factors, "float32")
         pts = z[:, None, :] + factors[None, :, None] * np.asarray(vector, "float32")[None, None]
         out = self.decode(pts.reshape(-1, self.latent_dim))
@@ -213,7 +216,7 @@ class VAE(_EncoderDecoder):
 
         Book: ``morph_faces`` (which stops short of ``f = 1``).
         """
-        za, zb = self.encode(image_a)[0], self.encode(image_b)[0]
+        za, zb = self.encode(image_a)[0][0], self.encode(image_b)[0][0]
         f = np.linspace(0.0, 1.0, steps, dtype="float32")[:, None]
         return self.decode(za[None] * (1 - f) + zb[None] * f)
 

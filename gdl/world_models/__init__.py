@@ -7,7 +7,10 @@ in the real environment (:mod:`~gdl.world_models.rollouts`) or in the dream
 (``gdl world-models ...``).
 
 Names are imported lazily so CMA-ES worker processes, which only need NumPy,
-gymnasium and the controller, never import Keras or TensorFlow.
+gymnasium and the controller, never import Keras or TensorFlow. The two Keras models
+(``WorldModelVAE``, ``MDNRNN``) load from ``.keras`` after a bare ``import gdl``; the
+VAE follows :mod:`gdl.models`' verbs (``encode -> (mu, log_var, z)``, ``decode``,
+``generate``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import importlib
 
 _EXPORTS = {
     "WorldModelVAE": "vae",
+    "build_encoder": "vae",
+    "build_decoder": "vae",
     "MDNRNN": "mdn_rnn",
     "make_sequences": "mdn_rnn",
     "Controller": "controller",
@@ -23,6 +28,7 @@ _EXPORTS = {
     "Evaluator": "cmaes",
     "train_controller": "cmaes",
     "DreamEnv": "dream",
+    "from_models": "dream",
     "NumpyWorldModel": "agent",
     "WorldModelAgent": "agent",
     "extract_weights": "agent",
@@ -33,6 +39,9 @@ _EXPORTS = {
     "run": "pipeline",
 }
 
+#: the public Model subclasses (what tests/harness.py runs every one of)
+MODELS = ("WorldModelVAE", "MDNRNN")
+
 __all__ = sorted(_EXPORTS)
 
 
@@ -40,3 +49,7 @@ def __getattr__(name):
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"gdl.world_models.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'gdl.world_models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

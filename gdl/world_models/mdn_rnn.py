@@ -99,8 +99,11 @@ class MDNRNN(keras.Model):
         zeros = np.zeros((batch_size, self.hidden_units), "float32")
         return zeros, zeros.copy()
 
-    def sample_next(self, z, a, h=None, temperature: float = 1.0):
+    def sample_next(self, z, a, h=None, temperature: float = 1.0, seed=None):
         """One dream step: ``(z_next, reward, done_prob, (h, c))`` as NumPy arrays.
+
+        ``seed`` (an int, 0 included) fixes the draw of ``z_next``; ``None`` uses the
+        model's own ``SeedGenerator``.
 
         ``z``: ``(B, z_dim)``, ``a``: ``(B, action_dim)``, ``h``: the LSTM state
         ``(h, c)`` (zeros when None). ``temperature`` τ scales the mixture as in the paper.
@@ -114,7 +117,11 @@ class MDNRNN(keras.Model):
             (z[:, None], a[:, None]), initial_state=list(state), return_state=True
         )
         z_next = mdn_sample(
-            logits[:, 0], mu[:, 0], log_sigma[:, 0], temperature, seed=self.seed_generator
+            logits[:, 0],
+            mu[:, 0],
+            log_sigma[:, 0],
+            temperature,
+            seed=self.seed_generator if seed is None else seed,
         )
         return (
             ops.convert_to_numpy(z_next),

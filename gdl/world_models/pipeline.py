@@ -205,7 +205,7 @@ def encode_episodes(run_dir, vae) -> Path:
     arrays = {}
     for path in _episodes(run_dir):
         ep = rollouts.load_episode(path)
-        mu, log_var = vae.encode(ep["obs"])
+        mu, log_var, _ = vae.encode(ep["obs"])
         key = path.stem
         arrays.update(
             {
@@ -235,8 +235,6 @@ def load_series(run_dir) -> list[dict]:
 def load_vae(run_dir):
     import keras
 
-    import gdl.world_models.vae  # noqa: F401  (registers WorldModelVAE)
-
     path = Path(run_dir) / "vae.keras"
     if not path.exists():
         raise FileNotFoundError(f"no {path}: run `gdl world-models train-vae` first")
@@ -245,8 +243,6 @@ def load_vae(run_dir):
 
 def load_rnn(run_dir):
     import keras
-
-    import gdl.world_models.mdn_rnn  # noqa: F401  (registers MDNRNN)
 
     path = Path(run_dir) / "rnn.keras"
     if not path.exists():

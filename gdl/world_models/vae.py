@@ -20,13 +20,15 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.layers.sampling import Sampling
+from gdl.models.inference import predict_numpy, to_numpy
 from gdl.models.vae import kl_divergence
 
 FRAME_SHAPE = (64, 64, 3)
 
 
-def build_encoder(z_dim: int = 32, input_shape=FRAME_SHAPE) -> keras.Model:
-    """Conv 32/64/128/256, kernel 4, stride 2 -> (mu, log_var), each ``(B, z_dim)``."""
+def build_encoder(z_dim: int = 32, input_shape=FRAME_SHAPE, seed=None) -> keras.Model:
+    """Conv 32/64/128/256, kernel 4, stride 2 -> ``(mu, log_var, z)``, each ``(B, z_dim)``
+    (the order of every gdl VAE encoder; ``z`` is drawn by a seeded ``Sampling``)."""
     x_in = keras.Input(shape=input_shape, name="frame")
     x = x_in
     for i, filters in enumerate((32, 64, 128, 256)):
@@ -34,7 +36,8 @@ def build_encoder(z_dim: int = 32, input_shape=FRAME_SHAPE) -> keras.Model:
     x = layers.Flatten(name="flatten")(x)
     mu = layers.Dense(z_dim, name="mu")(x)
     log_var = layers.Dense(z_dim, name="log_var")(x)
-    return keras.Model(x_in, [mu, log_var], name="encoder")
+    z = Sampling(seed=seed, name="sampling")([mu, log_var])
+    return keras.Model(x_in, [mu, log_var, z], name="encoder")
 
 
 def build_decoder(z_dim: int = 32) -> keras.Model:
@@ -54,8 +57,9 @@ def build_decoder(z_dim: int = 32) -> keras.Model:
 class WorldModelVAE(keras.Model):
     """VAE on 64x64x3 frames in [0, 1] (uint8 frames are scaled by 1/255).
 
-    ``model(x)`` returns ``(reconstruction, mu, log_var)``; ``encode``/``decode``/
-    ``reconstruct`` are the generation methods.
+    ``model(x)`` returns ``(mu, log_var, reconstruction)`` and :meth:`encode`
+    ``(mu, log_var, z)``, the order of :class:`gdl.models.VAE`; ``decode``,
+    ``reconstruct`` and ``generate`` complete the verbs of gdl's VAEs.
     """
 
     def __init__(self, z_dim: int = 32, kl_tolerance: float = 0.5, seed: int | None = None, **kw):
@@ -63,9 +67,8 @@ class WorldModelVAE(keras.Model):
         self.z_dim = int(z_dim)
         self.kl_tolerance = float(kl_tolerance)
         self.seed = seed
-        self.encoder = build_encoder(self.z_dim)
+        self.encoder = build_encoder(self.z_dim, seed=seed)
         self.decoder = build_decoder(self.z_dim)
-        self.sampling = Sampling(seed=seed)
         self.total_loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
@@ -89,14 +92,13 @@ class WorldModelVAE(keras.Model):
 
     def call(self, x, training=False):
         x = self._as_float(x)
-        mu, log_var = self.encoder(x, training=training)
-        z = self.sampling([mu, log_var])
-        return self.decoder(z, training=training), mu, log_var
+        mu, log_var, z = self.encoder(x, training=training)
+        return mu, log_var, self.decoder(z, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Book/paper train_step maths: sum of squared errors per frame + free-bits KL."""
         x = self._as_float(x)
-        recon, mu, log_var = y_pred
+        mu, log_var, recon = y_pred
         reconstruction = ops.mean(ops.sum(ops.square(x - recon), axis=(1, 2, 3)))
         kl = ops.mean(ops.maximum(kl_divergence(mu, log_var), self.kl_tolerance * self.z_dim))
         total = reconstruction + kl
@@ -106,7 +108,7 @@ class WorldModelVAE(keras.Model):
         return total
 
     def _check(self, frames):
-        frames = np.asarray(frames)
+        frames = to_numpy(frames, dtype=None)
         if frames.ndim == 3:
             frames = frames[None]
         if frames.shape[1:] != FRAME_SHAPE:
@@ -116,21 +118,24 @@ class WorldModelVAE(keras.Model):
         return frames
 
     def encode(self, frames, batch_size: int = 256):
-        """``(mu, log_var)`` as NumPy arrays ``(N, z_dim)`` for frames ``(N, 64, 64, 3)``."""
+        """``(mu, log_var, z)`` as NumPy arrays ``(N, z_dim)`` for frames ``(N, 64, 64, 3)``
+        (uint8 or [0, 1] floats; arrays or tensors)."""
         frames = self._check(frames)
-        mu, log_var = self.encoder.predict(
-            ops.convert_to_numpy(self._as_float(frames)), batch_size=batch_size, verbose=0
-        )
-        return mu, log_var
+        x = ops.convert_to_numpy(self._as_float(frames))
+        return tuple(predict_numpy(self.encoder, x, batch_size))
 
     def decode(self, z, batch_size: int = 256):
         """Frames in [0, 1], ``(N, 64, 64, 3)``, for latents ``(N, z_dim)``."""
-        z = np.asarray(z, dtype="float32").reshape(-1, self.z_dim)
-        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
+        return predict_numpy(self.decoder, to_numpy(z).reshape(-1, self.z_dim), batch_size)
 
-    def reconstruct(self, frames):
+    def reconstruct(self, frames, batch_size: int = 256):
         """Decode the posterior means of ``frames``: ``(N, 64, 64, 3)`` in [0, 1]."""
-        return self.decode(self.encode(frames)[0])
+        return self.decode(self.encode(frames, batch_size)[0], batch_size)
+
+    def generate(self, num: int = 10, seed=None):
+        """``num`` frames ``(num, 64, 64, 3)`` in [0, 1] decoded from N(0, I) latents."""
+        z = np.random.default_rng(seed).standard_normal((num, self.z_dim)).astype("float32")
+        return self.decode(z)
 
     def get_config(self):
         return {

@@ -156,3 +156,18 @@ def test_wrong_shape_names_expected_shape():
     model, _ = tiny_model()
     with pytest.raises(ValueError, match=r"\(batch, 8, 8, 1\)"):
         model(np.zeros((2, 8, 8, 3), "float32"))
+
+
+def test_call_on_noisy_images_is_the_denoiser():
+    model, _ = tiny_model()
+    rng = np.random.default_rng(4)
+    noisy = rng.normal(size=(3, 8, 8, 1)).astype("float32")
+    rates = np.full((3, 1, 1, 1), 0.6, "float32")
+    signal = np.sqrt(1 - rates**2)
+    expected, _ = model.denoise(noisy, rates, signal, training=False)
+    np.testing.assert_allclose(np.asarray(model([noisy, rates])), np.asarray(expected), atol=1e-6)
+    np.testing.assert_allclose(model.predict([noisy, rates], verbose=0), np.asarray(expected),
+                               atol=1e-5)  # fmt: skip
+    a, b = model.generate(2, 2, seed=0), model.generate(2, 2, seed=0)
+    np.testing.assert_array_equal(a, b)  # seed=0 is a seed, not "no seed"
+    assert a.shape == (2, 8, 8, 1)

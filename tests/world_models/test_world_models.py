@@ -63,8 +63,8 @@ def test_vae_architecture_loss_and_roundtrip(models, frames, tmp_path):
     assert [vae.encoder.get_layer(f"conv{i}").filters for i in range(4)] == [32, 64, 128, 256]
     assert vae.encoder.get_layer("conv0").kernel_size == (4, 4)
     assert vae.decoder.output_shape == (None, 64, 64, 3)
-    mu, log_var = vae.encode(frames)
-    assert mu.shape == log_var.shape == (3, 32)
+    mu, log_var, z = vae.encode(frames)  # the order of every gdl VAE
+    assert mu.shape == log_var.shape == z.shape == (3, 32)
 
     # compute_loss = per-frame summed squared error + KL with free bits (0.5 nats x 32)
     x = frames.astype("float32") / 255
@@ -75,7 +75,7 @@ def test_vae_architecture_loss_and_roundtrip(models, frames, tmp_path):
     m[0] = 0.01  # KL of row 0 is below the free-bits floor
     kl = -0.5 * (1 + lv - m**2 - np.exp(lv)).sum(1)
     expected = ((x - recon) ** 2).sum((1, 2, 3)).mean() + np.maximum(kl, 16.0).mean()
-    got = float(vae.compute_loss(frames, None, (recon, m, lv)))
+    got = float(vae.compute_loss(frames, None, (m, lv, recon)))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
     vae.save(tmp_path / "vae.keras")
@@ -141,7 +141,7 @@ def test_make_sequences_targets_are_shifted_and_masked():
 def test_numpy_world_model_matches_keras(models, frames):
     vae, rnn = models
     model = NumpyWorldModel(extract_weights(vae, rnn))
-    mu, _ = vae.encode(frames)
+    mu = vae.encode(frames)[0]
     np.testing.assert_allclose(np.stack([model.encode(f) for f in frames]), mu, atol=1e-4)
     a = np.array([0.3, 0.7, 0.1], "float32")
     state = model.lstm_step(mu[0], a, model.initial_state())

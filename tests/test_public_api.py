@@ -1,0 +1,297 @@
+"""The public API: every name the subpackages export, and every public layer and model
+class through :mod:`tests.harness` (build, config round trip, ``.keras`` load in a fresh
+process with ``import gdl`` only, and a few ``fit`` steps that lower the loss)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import gdl
+import gdl.data
+import gdl.layers
+import gdl.models
+import gdl.world_models
+from tests import harness
+from tests.harness import Case
+
+BACKEND = keras.backend.backend()
+
+
+def rand(*shape, low=0.0, high=1.0):
+    return np.random.default_rng(sum(shape)).uniform(low, high, shape).astype("float32")
+
+
+def ints(high, *shape):
+    return np.random.default_rng(sum(shape)).integers(0, high, shape).astype("int32")
+
+
+def seeded(fn):
+    def make():
+        keras.utils.set_random_seed(0)
+        return fn()
+
+    return make
+
+
+L, M, W = gdl.layers, gdl.models, gdl.world_models
+IMG8 = (4, 8, 8, 1)
+
+
+def _tokens(vocab, n=4, t=9):
+    seq = ints(vocab, n, t)
+    return seq[:, :-1], seq[:, 1:]
+
+
+def _mdn_fit():
+    z, a = rand(2, 6, 4), rand(2, 6, 3)
+    return (z, a), (rand(2, 6, 4), rand(2, 6), (rand(2, 6) > 0.8).astype("float32"),
+                    np.ones((2, 6), "float32"))  # fmt: skip
+
+
+def _musegan():
+    from gdl.models.musegan import musegan_critic, musegan_generator
+
+    generator = musegan_generator(8, 2, 2, temporal_filters=8, bar_dense=16,
+                                  bar_filters=(8, 8, 8, 8))  # fmt: skip
+    critic = musegan_critic(2, n_tracks=2, filters=(4,) * 8, dense=8)
+    return M.MuseGAN(critic=critic, generator=generator, latent_dim=8, critic_steps=1, seed=0)
+
+
+def _gan(cls, **kw):
+    return cls(image_size=8, channels=1, latent_dim=4, seed=0, **kw)
+
+
+def _diffusion():
+    model = M.DiffusionModel(image_size=8, channels=1, widths=(4, 8), block_depth=1,
+                             embedding_dims=8, kid_features="pixels", seed=0)  # fmt: skip
+    model.adapt(rand(*IMG8))
+    return model
+
+
+LAYER_CASES = [
+    # log-variance -inf-like: the draw is the mean, so outputs compare exactly
+    Case("Sampling", seeded(lambda: L.Sampling(seed=0)),
+         lambda: [rand(2, 3), np.full((2, 3), -200.0, "float32")]),
+    Case("MaskedConv2D", seeded(lambda: L.MaskedConv2D("A", 4, 3, padding="same")),
+         lambda: rand(2, 5, 5, 1)),
+    Case("PixelResidualBlock", seeded(lambda: L.PixelResidualBlock(8)), lambda: rand(2, 5, 5, 8)),
+    Case("Coupling", seeded(lambda: L.Coupling(2, 16, 2)), lambda: rand(4, 2)),
+    Case("SinusoidalEmbedding", seeded(lambda: L.SinusoidalEmbedding(8)),
+         lambda: rand(3, 1, 1, 1)),
+    Case("TokenAndPositionEmbedding", seeded(lambda: L.TokenAndPositionEmbedding(20, 8, 10)),
+         lambda: ints(20, 2, 6)),
+    Case("TokenAndPositionEmbedding_sine",
+         seeded(lambda: L.TokenAndPositionEmbedding(20, 8, None, positions="sine")),
+         lambda: ints(20, 2, 6)),
+    Case("SinePositionEncoding", seeded(lambda: L.SinePositionEncoding()), lambda: rand(2, 5, 8)),
+    Case("TransformerBlock", seeded(lambda: L.TransformerBlock(2, 4, 8, 16, seed=0)),
+         lambda: rand(2, 5, 8), tol=1e-6),
+    Case("MDNHead", seeded(lambda: L.MDNHead(3, 2)), lambda: rand(2, 4, 6)),
+    Case("TakeAlong", seeded(lambda: L.TakeAlong(1)), lambda: rand(2, 3, 4)),
+]  # fmt: skip
+
+TF_ONLY = ("tensorflow",)
+MODEL_CASES = [
+    Case("Autoencoder",
+         seeded(lambda: M.Autoencoder(image_shape=(8, 8, 1), embedding_dim=2, filters=(4, 8))),
+         lambda: rand(*IMG8), fit=lambda: (rand(*IMG8), None)),
+    Case("VAE", seeded(lambda: M.VAE(image_shape=(8, 8, 1), latent_dim=2, beta=10.0, seed=0)),
+         lambda: rand(*IMG8), forward="[*m.encoder(x)[:2], m.decoder(m.encoder(x)[0])]",
+         fit=lambda: (rand(*IMG8), None)),
+    Case("FacesVAE",
+         seeded(lambda: M.FacesVAE(image_shape=(8, 8, 3), latent_dim=4, num_features=8, seed=0)),
+         lambda: rand(4, 8, 8, 3), forward="[*m.encoder(x)[:2], m.decoder(m.encoder(x)[0])]",
+         fit=lambda: (rand(4, 8, 8, 3), None)),
+    Case("DCGAN", seeded(lambda: _gan(M.DCGAN)), lambda: rand(3, 4, low=-1),
+         fit=lambda: (rand(*IMG8, low=-1), None), compile=lambda: {}, metric="d_loss",
+         fit_backends=TF_ONLY),
+    Case("WGANGP", seeded(lambda: _gan(M.WGANGP, critic_steps=1)), lambda: rand(3, 4, low=-1),
+         fit=lambda: (rand(*IMG8, low=-1), None), compile=lambda: {}, metric="c_loss",
+         fit_backends=TF_ONLY),
+    Case("ConditionalWGAN", seeded(lambda: _gan(M.ConditionalWGAN, critic_steps=1)),
+         lambda: [rand(3, 4, low=-1), np.eye(2, dtype="float32")[[0, 1, 0]]],
+         fit=lambda: (rand(*IMG8, low=-1), np.array([0, 1, 0, 1])), compile=lambda: {},
+         metric="c_loss", fit_backends=TF_ONLY),
+    Case("MuseGAN", seeded(_musegan),
+         lambda: [rand(2, 8), rand(2, 8), rand(2, 2, 8), rand(2, 2, 8)]),
+    Case("LSTMTextGenerator", seeded(lambda: M.LSTMTextGenerator(vocab_size=30, embedding_dim=8,
+                                                                 units=8)),
+         lambda: ints(30, 2, 7), fit=lambda: _tokens(30),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2),
+                          "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}),
+    Case("PixelCNN", seeded(lambda: M.PixelCNN(image_size=6, pixel_levels=4, n_filters=8,
+                                               residual_blocks=1)),
+         lambda: ints(4, 2, 6, 6, 1).astype("float32"),
+         fit=lambda: (ints(4, 8, 6, 6, 1).astype("float32"), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(5e-3)}),
+    Case("PixelCNNMixture", seeded(lambda: M.PixelCNNMixture(image_size=6, n_components=2,
+                                                             n_filters=8, residual_blocks=1,
+                                                             dropout=0.0)),
+         lambda: ints(256, 2, 6, 6, 1).astype("float32"),
+         fit=lambda: (ints(256, 8, 6, 6, 1).astype("float32"), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(5e-3)}, tol=1e-5),
+    Case("RealNVP", seeded(lambda: M.RealNVP(coupling_dim=16, num_hidden=2, seed=0)),
+         lambda: rand(8, 2, low=-1), fit=lambda: (rand(64, 2, low=-1), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-3)}),
+    Case("EBM", seeded(lambda: M.EBM(image_size=16, steps=2, buffer_size=64, seed=0)),
+         lambda: rand(4, 16, 16, 1, low=-1),
+         fit=lambda: (rand(16, 16, 16, 1, low=-1), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-3)}, fit_backends=TF_ONLY),
+    Case("DiffusionModel", seeded(_diffusion),
+         lambda: [rand(*IMG8, low=-2, high=2), np.full((4, 1, 1, 1), 0.5, "float32")],
+         fit=lambda: (rand(16, 8, 8, 1), None), metric="n_loss",
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-6),
+    Case("GPT", seeded(lambda: M.GPT(vocab_size=32, max_len=16, embed_dim=8, num_heads=2,
+                                     key_dim=4, ff_dim=8, seed=0)),
+         lambda: ints(32, 2, 8), fit=lambda: _tokens(32),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-6),
+    Case("MusicTransformer",
+         seeded(lambda: M.MusicTransformer(notes_vocab_size=10, durations_vocab_size=7,
+                                           embed_dim=8, num_heads=2, key_dim=4, ff_dim=8,
+                                           max_len=32, seed=0)),
+         lambda: [ints(10, 2, 6), ints(7, 2, 6)],
+         fit=lambda: ((ints(10, 4, 6), ints(7, 4, 6)), (ints(10, 4, 6), ints(7, 4, 6))),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-6),
+    Case("WorldModelVAE", seeded(lambda: W.WorldModelVAE(z_dim=4, seed=0)),
+         lambda: rand(2, 64, 64, 3), forward="[*m.encoder(x)[:2], m.decoder(m.encoder(x)[0])]",
+         fit=lambda: (rand(4, 64, 64, 3), None), tol=1e-6),
+    Case("MDNRNN", seeded(lambda: W.MDNRNN(z_dim=4, hidden_units=8, num_mixtures=2, seed=0)),
+         lambda: [rand(2, 6, 4), rand(2, 6, 3)], forward="m(tuple(x))", fit=_mdn_fit,
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-6),
+]  # fmt: skip
+
+CASES = LAYER_CASES + MODEL_CASES
+
+
+# ------------------------------------------------------------------- the public names
+def test_import_gdl_is_fast_and_framework_free():
+    code = ("import sys, time; t = time.time(); import gdl; import gdl.layers, gdl.models, "
+            "gdl.world_models; print(time.time() - t, 'keras' in sys.modules, "
+            "'tensorflow' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(harness.ROOT)}, check=True)  # fmt: skip
+    seconds, has_keras, has_tf = out.stdout.split()
+    assert (has_keras, has_tf) == ("False", "False")  # CMA-ES workers stay framework-free
+    assert float(seconds) < 2.0
+
+
+@pytest.mark.parametrize("package", [gdl.layers, gdl.models, gdl.world_models, gdl.data])
+def test_every_exported_name_resolves(package):
+    assert package.__all__ == sorted(set(package.__all__)) or package is gdl.data
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+        assert name in dir(package)
+    with pytest.raises(AttributeError):
+        package.NoSuchThing  # noqa: B018
+
+
+def test_readme_layers_import_from_gdl_layers():
+    from gdl.layers import (  # noqa: F401  (the README's list)
+        Coupling,
+        MaskedConv2D,
+        MDNHead,
+        Sampling,
+        SinePositionEncoding,
+        SinusoidalEmbedding,
+        TokenAndPositionEmbedding,
+        TransformerBlock,
+        unet,
+    )
+
+
+def test_every_public_class_has_a_case_and_is_registered():
+    layers = {n: getattr(L, n) for n in L.LAYERS}
+    models = {n: getattr(M, n) for n in M.MODELS} | {n: getattr(W, n) for n in W.MODELS}
+    assert all(issubclass(c, keras.layers.Layer) for c in layers.values())
+    assert all(issubclass(c, keras.Model) for c in models.values())
+    classes = {**layers, **models}
+    # every Layer/Model class exported anywhere is in LAYERS/MODELS
+    for package in (L, M, W):
+        for name in package.__all__:
+            obj = getattr(package, name)
+            if isinstance(obj, type) and issubclass(obj, keras.layers.Layer):
+                assert name in classes or name == "EncoderDecoderModel", name
+    covered = {c.name.split("_")[0] for c in CASES}
+    assert covered == set(classes), set(classes) ^ covered
+    for name, cls in classes.items():
+        assert keras.saving.get_registered_object(f"gdl>{name}") is cls, name
+    print(f"{len(layers)} layers + {len(models)} models = {len(classes)} public classes")
+
+
+# ------------------------------------------------------------------------ the harness
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_build_and_config_round_trip(case):
+    obj, x, out = harness.check_build(case)
+    harness.check_config_round_trip(case, obj, x, out)
+
+
+FIT_CASES = [c for c in CASES if c.fit is not None]
+
+
+@pytest.mark.parametrize("case", FIT_CASES, ids=str)
+def test_fit_lowers_the_loss_on_a_fixed_batch(case):
+    if BACKEND not in case.fit_backends:
+        pytest.skip(f"{case} trains on {case.fit_backends} only")
+    harness.check_fit(case, case.make())
+
+
+def test_every_class_loads_in_a_fresh_process_with_import_gdl_only(tmp_path):
+    """The Done-when test: another interpreter, ``import gdl`` and nothing else from gdl,
+    loads the ``.keras`` of every public class saved here and gets identical outputs."""
+    manifest = []
+    for case in CASES:
+        obj = case.make()
+        x = harness._as_input(case.inputs())
+        harness.run_forward(obj, x, case.forward)
+        manifest.append(harness.save_for_fresh_process(case, obj, x, tmp_path))
+    report = harness.check_in_fresh_process(tmp_path, manifest)
+    assert report["failures"] == [], json.dumps(report, indent=1)
+    assert report["checked"] == len(CASES)
+
+
+def test_generate_contract_and_seeds():
+    """Image generators: ``generate(num, seed=...)`` -> float NumPy ``(num, H, W, C)``; the
+    same seed (0 included) gives the same output."""
+    cases = {c.name: c for c in MODEL_CASES}
+    calls = {
+        "VAE": lambda m, s: m.generate(3, seed=s),
+        "FacesVAE": lambda m, s: m.generate(3, seed=s),
+        "DCGAN": lambda m, s: m.generate(3, seed=s),
+        "WGANGP": lambda m, s: m.generate(3, seed=s),
+        "ConditionalWGAN": lambda m, s: m.generate(3, seed=s),
+        "EBM": lambda m, s: m.generate(3, steps=2, seed=s) if BACKEND == "tensorflow" else None,
+        "DiffusionModel": lambda m, s: m.generate(3, diffusion_steps=2, seed=s),
+        "MuseGAN": lambda m, s: m.generate(3, seed=s),
+        "RealNVP": lambda m, s: m.generate(3, seed=s),
+        "WorldModelVAE": lambda m, s: m.generate(3, seed=s),
+    }
+    for name, call in calls.items():
+        model = cases[name].make()
+        a, b, c = call(model, 0), call(model, 0), call(model, 1)
+        if a is None:
+            continue
+        assert isinstance(a, np.ndarray) and a.dtype.kind == "f" and len(a) == 3, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+        assert not np.array_equal(a, c), name
+
+
+def test_vae_families_return_their_parts_in_one_order():
+    for case in (c for c in MODEL_CASES if c.name in ("VAE", "FacesVAE", "WorldModelVAE")):
+        model, x = case.make(), case.inputs()
+        z_mean, z_log_var, z = model.encode(x)
+        assert (
+            z_mean.shape
+            == z_log_var.shape
+            == z.shape
+            == (len(x), model.encoder.output[0].shape[-1])
+        )
+        out = model(x)
+        assert len(out) == 3 and tuple(out[2].shape) == x.shape, case.name
+        np.testing.assert_allclose(np.asarray(out[0]), z_mean, atol=1e-5)
