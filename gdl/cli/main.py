@@ -6,7 +6,9 @@
     gdl world-models collect|train-vae|train-rnn|train-controller|evaluate|all [options]
 
 ``gdl --help`` and ``gdl train --help`` list what exists; models come from the
-recipe registry (:mod:`gdl.cli.recipes`), datasets from :mod:`gdl.data`.
+recipe registry (:mod:`gdl.cli.recipes`), datasets from :mod:`gdl.data`. A problem the
+user can fix (a :class:`gdl.errors.GDLError`) ends the command with one line on stderr
+and exit status 2; this module is the only place that turns exceptions into exits.
 """
 
 from __future__ import annotations

@@ -52,10 +52,15 @@ class BookCompile(BookOptimizer):
         """``compile`` arguments besides the optimizer that the book passes (default none)."""
         return {}
 
-    def compile(self, optimizer=None, **kwargs):
+    def compile(self, optimizer=None, *args, **kwargs):
+        """``keras.Model.compile`` (same arguments, positional ones too); ``optimizer=None``
+        is the book's, and :meth:`book_compile_kwargs` fill what the call leaves out."""
         if optimizer is None:
             optimizer = self.book_optimizer()
-        super().compile(optimizer=optimizer, **{**self.book_compile_kwargs(), **kwargs})
+        defaults = self.book_compile_kwargs()
+        if args:  # loss given positionally, as keras.Model.compile allows
+            defaults.pop("loss", None)
+        super().compile(optimizer, *args, **{**defaults, **kwargs})
 
     def compile_from_config(self, config):
         """Keras' own restore of the saved compile arguments (optimizer, loss, ...).

@@ -72,6 +72,8 @@ def test_lstm_compile_adds_the_books_loss_unless_given():
     assert model.loss.from_logits and float(model.optimizer.learning_rate) == pytest.approx(1e-3)
     model.compile(loss="mse")
     assert model.loss == "mse"
+    model.compile(None, "mae")  # positional loss, as keras.Model.compile takes it
+    assert model.loss == "mae" and isinstance(model.optimizer, keras.optimizers.Adam)
 
 
 def test_the_compiled_optimizer_survives_save_and_load(tmp_path):

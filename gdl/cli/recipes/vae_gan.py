@@ -21,6 +21,18 @@ from gdl.plotting import save_grid
 
 class _ImageRecipe(Recipe):
     smoke_data = "digits"
+    model_class = ""  # the model's name in gdl.models
+
+    def model_kwargs(self, data) -> dict:
+        """Constructor arguments that depend on the data (the rest are the book's)."""
+        return {}
+
+    def build(self, args, data):
+        import gdl.models
+
+        model = getattr(gdl.models, self.model_class)(**self.model_kwargs(data))
+        model.compile()  # the book's optimizer(s), from the model class
+        return model
 
     def data_name(self, args) -> str:
         return args.data or (self.smoke_data if smoke_mode() else self.default_data)
@@ -49,6 +61,9 @@ class _FashionRecipe(_ImageRecipe):
         (_, _), (x_test, _), _ = fashion_images(self.data_name(args))
         return {"x_test": x_test[:10]}
 
+    def model_kwargs(self, data) -> dict:
+        return {"image_shape": data.info["image_shape"]}
+
 
 @register
 class AutoencoderRecipe(_FashionRecipe):
@@ -56,13 +71,7 @@ class AutoencoderRecipe(_FashionRecipe):
     help = "chapter 3 autoencoder on Fashion-MNIST (2-D embedding); sample: reconstructions"
     epochs = 3
     batch_size = 100
-
-    def build(self, args, data):
-        from gdl.models.autoencoder import Autoencoder
-
-        model = Autoencoder(image_shape=data.info["image_shape"])
-        model.compile()
-        return model
+    model_class = "Autoencoder"
 
     def sample(self, model, args, out, info):
         x = info["x_test"][: getattr(args, "num", None) or 10]
@@ -78,14 +87,7 @@ class VAERecipe(_FashionRecipe):
     )
     epochs = 5
     batch_size = 100
-
-    def build(self, args, data):
-
-        from gdl.models.vae import VAE
-
-        model = VAE(image_shape=data.info["image_shape"])
-        model.compile()
-        return model
+    model_class = "VAE"
 
     def sample_info(self, args):
         return {}  # sampling decodes latent points: no data needed
@@ -112,18 +114,12 @@ class FacesVAERecipe(_ImageRecipe):
     epochs = 10
     batch_size = 128
     default_data = "faces"
+    model_class = "FacesVAE"
 
     def load_data(self, args):
         x, _ = image_data(self.data_name(args), 32, 3, (0.0, 1.0), self.batch(args))
         return TrainData(x=x, batch_size=self.batch(args) if isinstance(x, np.ndarray) else None)
 
-    def build(self, args, data):
-
-        from gdl.models.vae import FacesVAE
-
-        model = FacesVAE()
-        model.compile()
-        return model
 
     def sample(self, model, args, out, info):
         return [
@@ -156,6 +152,9 @@ class _GANRecipe(_ImageRecipe):
             return TrainData(x=x, y=y, batch_size=self.batch(args), info=info)
         return TrainData(x=x, info=info)
 
+    def model_kwargs(self, data) -> dict:
+        return {"image_size": data.info["image_size"], "channels": self.channels}
+
     def sample(self, model, args, out, info):
         images = model.generate(getattr(args, "num", None) or 30, seed=getattr(args, "seed", None))
         return [save_grid(images, out, ncols=10, value_range=(-1, 1), scale=2)]
@@ -169,13 +168,7 @@ class DCGANRecipe(_GANRecipe):
     batch_size = 128
     channels = 1
     default_data = "bricks"
-
-    def build(self, args, data):
-        from gdl.models.gan import DCGAN
-
-        model = DCGAN(image_size=data.info["image_size"], channels=self.channels)
-        model.compile()
-        return model
+    model_class = "DCGAN"
 
 
 @register
@@ -185,13 +178,7 @@ class WGANGPRecipe(_GANRecipe):
     epochs = 200
     batch_size = 512
     default_data = "faces"
-
-    def build(self, args, data):
-        from gdl.models.gan import WGANGP
-
-        model = WGANGP(image_size=data.info["image_size"], channels=self.channels)
-        model.compile()
-        return model
+    model_class = "WGANGP"
 
 
 @register
@@ -205,15 +192,10 @@ class CGANRecipe(_GANRecipe):
     batch_size = 128
     default_data = "faces"
     labels = "Blond_Hair"
+    model_class = "ConditionalWGAN"
 
-    def build(self, args, data):
-        from gdl.models.gan import ConditionalWGAN
-
-        model = ConditionalWGAN(
-            image_size=data.info["image_size"], num_classes=data.info["num_classes"]
-        )
-        model.compile()
-        return model
+    def model_kwargs(self, data) -> dict:
+        return {**super().model_kwargs(data), "num_classes": data.info["num_classes"]}
 
     def sample(self, model, args, out, info):
         from gdl.book.ch04_gan import label_rows
