@@ -77,8 +77,8 @@ def test_lstm_compile_adds_the_books_loss_unless_given():
 
 
 def test_the_compiled_optimizer_survives_save_and_load(tmp_path):
-    x = np.random.default_rng(0).standard_normal((16, 2)).astype("float32")
-    model = _realnvp()
+    x = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
+    model = M.Autoencoder(image_shape=(8, 8, 1), embedding_dim=2, filters=(4,))
     model.compile(optimizer=model.book_optimizer(3e-3))
     model.fit(x, batch_size=8, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
