@@ -75,7 +75,7 @@ def bits_per_dim():
     categorical baselines (add-one smoothing) fitted on the same training split."""
     import keras
 
-    from gdl.cli.recipes.autoregressive import load_pixel_values
+    from gdl.book.ch05_autoregressive import load_pixel_values
     from gdl.models.pixelcnn import PixelCNN, PixelCNNMixture, compile_pixelcnn
 
     rows = {}

@@ -107,7 +107,7 @@ def ddim_kid_digits():
     a bounded training budget; with the untrained model and a real/real split as bounds."""
     import keras
 
-    from gdl.cli.recipes.flows_ebm_diffusion import diffusion_data
+    from gdl.book.ch08_diffusion import diffusion_data
     from gdl.metrics import KID
     from gdl.models.diffusion import DiffusionModel
 

@@ -67,7 +67,7 @@ def vae_digits():
     import keras
     from sklearn.decomposition import PCA
 
-    from gdl.cli.recipes.vae_gan import fashion_images
+    from gdl.book.ch03_vae import fashion_images
     from gdl.models.vae import VAE, kl_divergence
 
     keras.utils.set_random_seed(0)

@@ -3,7 +3,9 @@
 Layers live in :mod:`gdl.layers`, models with their own training logic in
 :mod:`gdl.models`, World Models in :mod:`gdl.world_models`, datasets in :mod:`gdl.data`;
 :mod:`gdl.plotting`, :mod:`gdl.callbacks` and :mod:`gdl.metrics` hold what a reader
-looks at. The ``gdl`` command line (:mod:`gdl.cli`) trains and samples the same models
+looks at; :mod:`gdl.book` the data preparation and figures each chapter's notebook calls;
+:mod:`gdl.errors` the exception types (:class:`gdl.errors.GDLError` and its subclasses,
+each message naming the fix). The ``gdl`` command line (:mod:`gdl.cli`) trains and samples the same models
 headless. Subpackages are imported on first use (``gdl.models.VAE`` works after a bare
 ``import gdl``).
 
@@ -30,8 +32,8 @@ from gdl.config import data_dir, pick, runs_dir, smoke_mode
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("callbacks", "cli", "data", "layers", "metrics", "models", "music",
-                "plotting", "world_models")  # fmt: skip
+_SUBPACKAGES = ("book", "callbacks", "cli", "data", "errors", "layers", "metrics", "models",
+                "music", "plotting", "world_models")  # fmt: skip
 
 # Every module (or lazily exporting package) that defines ``register_keras_serializable``
 # classes; names that do not exist are skipped.

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 import gdl
+import gdl.book
 import gdl.data
+import gdl.errors
 import gdl.layers
 import gdl.models
 import gdl.world_models
@@ -173,7 +175,7 @@ CASES = LAYER_CASES + MODEL_CASES
 # ------------------------------------------------------------------- the public names
 def test_import_gdl_is_fast_and_framework_free():
     code = ("import sys, time; t = time.time(); import gdl; import gdl.layers, gdl.models, "
-            "gdl.world_models; print(time.time() - t, 'keras' in sys.modules, "
+            "gdl.world_models, gdl.book, gdl.errors; print(time.time() - t, 'keras' in sys.modules, "
             "'tensorflow' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(harness.ROOT)}, check=True)  # fmt: skip
@@ -182,7 +184,8 @@ def test_import_gdl_is_fast_and_framework_free():
     assert float(seconds) < 2.0
 
 
-@pytest.mark.parametrize("package", [gdl.layers, gdl.models, gdl.world_models, gdl.data])
+@pytest.mark.parametrize("package", [gdl.layers, gdl.models, gdl.world_models, gdl.data,
+                                     gdl.book, gdl.errors])  # fmt: skip
 def test_every_exported_name_resolves(package):
     assert package.__all__ == sorted(set(package.__all__)) or package is gdl.data
     for name in package.__all__:

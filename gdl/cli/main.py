@@ -6,7 +6,9 @@
     gdl world-models collect|train-vae|train-rnn|train-controller|evaluate|all [options]
 
 ``gdl --help`` and ``gdl train --help`` list what exists; models come from the
-recipe registry (:mod:`gdl.cli.recipes`), datasets from :mod:`gdl.data`.
+recipe registry (:mod:`gdl.cli.recipes`), datasets from :mod:`gdl.data`. A problem the
+user can fix (a :class:`gdl.errors.GDLError`) ends the command with one line on stderr
+and exit status 2; this module is the only place that turns exceptions into exits.
 """
 
 from __future__ import annotations
@@ -120,12 +122,13 @@ def _cmd_sample(args) -> int:
 
     from gdl.cli.recipes import get_recipe
     from gdl.cli.train import run_directory
+    from gdl.errors import RunError
 
     recipe = get_recipe(args.model)
     run_dir = run_directory(recipe, args)
     model_path = Path(args.model_path) if args.model_path else run_dir / "model.keras"
     if not model_path.exists():
-        raise SystemExit(
+        raise RunError(
             f"no trained model at {model_path}: run `gdl train {args.model}` first or pass --model-path"
         )
     model = keras.saving.load_model(model_path)  # import gdl registered every gdl class
@@ -159,7 +162,12 @@ def _cmd_world_models(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gdl.data import DatasetError
+    """Run one ``gdl`` command; return its exit status.
+
+    A :class:`gdl.errors.GDLError` (anything a person can fix: a missing dataset, an
+    unknown name, an existing run folder ...) becomes one line on stderr and status 2.
+    """
+    from gdl.errors import GDLError
 
     args = build_parser().parse_args(argv)
     handlers = {
@@ -170,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except DatasetError as exc:
-        print(f"gdl: {exc}", file=sys.stderr)
+    except GDLError as exc:
+        print(f"gdl: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

@@ -24,6 +24,7 @@ import keras
 from gdl.callbacks import EpochCheckpoint, SampleEveryEpoch, restore_checkpoint
 from gdl.cli.recipes.base import Recipe
 from gdl.config import runs_dir, smoke_mode
+from gdl.errors import RunError
 
 
 def run_directory(recipe: Recipe, args: argparse.Namespace) -> Path:
@@ -41,7 +42,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict:
         and not args.resume
         and not args.overwrite
     ):
-        raise SystemExit(
+        raise RunError(
             f"{run_dir} already holds a run. Continue it with --resume, "
             f"start again with --overwrite, or pick another --run-dir."
         )

@@ -16,8 +16,9 @@ digits, moons       :mod:`.embedded`             float32 arrays
 
 ``gdl data list | check NAME | download NAME`` manage them on disk (:mod:`.manage`,
 :mod:`.download`, :mod:`.kaggle`); :mod:`gdl.data.registry` is the registry. The image
-helpers (``resize_images``, ``scale_images``, ``image_folder_dataset``) are exported here
-too, imported on first use.
+helpers (``resize_images``, ``scale_images``, ``image_folder_dataset``) and
+``train_validation_split`` (:mod:`.split`, the one split every chapter uses) are exported
+here too, imported on first use. Errors: :mod:`gdl.errors` (re-exported here).
 """
 
 import importlib
@@ -41,6 +42,7 @@ _EXPORTS = {
     "load_digits": "embedded",
     "load_moons": "embedded",
     "pad_punctuation": "text",
+    "train_validation_split": "split",
 }
 
 __all__ = [

@@ -17,23 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gdl.config import data_dir
-
-
-class DatasetError(RuntimeError):
-    """A dataset problem a person can act on (the message says what to do)."""
-
-
-class MissingDatasetError(DatasetError, FileNotFoundError):
-    """The dataset is not on disk; the message names ``gdl data download NAME``."""
-
-    def __init__(self, name: str, where: Path, detail: str = ""):
-        self.name, self.where = name, where
-        extra = f" ({detail})" if detail else ""
-        super().__init__(
-            f"dataset {name!r} not found at {where}{extra}. "
-            f"Download it with: gdl data download {name}  "
-            f"(or set GDL_DATA_DIR to the folder that holds it)"
-        )
+from gdl.errors import DatasetError, MissingDatasetError, UnknownNameError
 
 
 @dataclass
@@ -134,7 +118,9 @@ def list_datasets() -> dict[str, Dataset]:
 def get_dataset(name: str) -> Dataset:
     datasets = list_datasets()
     if name not in datasets:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(datasets)}")
+        raise UnknownNameError(
+            f"unknown dataset {name!r}; known: {', '.join(datasets)}"
+        )
     return datasets[name]
 
 

@@ -26,6 +26,11 @@ Shared verbs (the same word means the same thing in every family)
 ``model(x)`` (``call``)
     The forward pass the loss is computed on; each class documents its outputs.
 
+``compile()``
+    With no optimizer, the book's (``Model.book_optimizer()``, from the class attributes
+    ``book_learning_rate`` ...; the GANs: for both players); ``compile(optimizer=...)``
+    overrides it. See :mod:`gdl.models.optimizers`.
+
 Every model saves to ``.keras`` and loads back after a bare ``import gdl``.
 """
 
@@ -77,6 +82,9 @@ _EXPORTS = {
     "MuseGAN": "musegan",
     # running models on arrays
     "predict_numpy": "inference",
+    # the book's optimizer of each model (class attributes; compile() uses it)
+    "BookCompile": "optimizers",
+    "BookOptimizer": "optimizers",
 }
 
 #: the public Model subclasses (what tests/harness.py runs every one of)

@@ -18,6 +18,7 @@ from keras import layers, ops
 
 from gdl.layers.sampling import Sampling
 from gdl.models.inference import predict_numpy, to_numpy
+from gdl.models.optimizers import BookCompile
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 FASHION_SHAPE = (32, 32, 1)
@@ -193,14 +194,17 @@ class EncoderDecoderModel(keras.Model):
 
 
 @_REG
-class Autoencoder(EncoderDecoderModel):
+class Autoencoder(BookCompile, EncoderDecoderModel):
     """The book's autoencoder: ``Autoencoder()`` is the Fashion-MNIST model (2-D embedding).
 
     ``compute_loss`` is the book's ``binary_crossentropy`` between the input and its
     reconstruction (mean over pixels and batch), tracked as ``reconstruction_loss``.
-    Book: ``compile(optimizer="adam")``, batch 100, 3 epochs. ``encode(images)`` returns
-    the embeddings ``(n, embedding_dim)``; ``model(images)`` the reconstructions.
+    Book: ``compile(optimizer="adam")`` (``compile()`` here: Adam at
+    :attr:`book_learning_rate`), batch 100, 3 epochs. ``encode(images)`` returns the
+    embeddings ``(n, embedding_dim)``; ``model(images)`` the reconstructions.
     """
+
+    book_learning_rate = 1e-3  # Keras' "adam"
 
     def __init__(
         self,

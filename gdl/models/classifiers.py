@@ -59,8 +59,14 @@ def cnn(
     return keras.Model(inputs, outputs, name="cnn")
 
 
-def compile_classifier(model: keras.Model, learning_rate: float = 0.0005) -> keras.Model:
-    """The book's compile: Adam(5e-4), categorical cross-entropy, accuracy."""
+#: the book's learning rate for both classifiers (Adam)
+BOOK_LEARNING_RATE = 5e-4
+
+
+def compile_classifier(model: keras.Model, learning_rate: float = BOOK_LEARNING_RATE):
+    """The book's compile: Adam(:data:`BOOK_LEARNING_RATE`), categorical cross-entropy,
+    accuracy (the classifiers are plain functional models, so the setting is a module
+    constant rather than a class attribute). Returns ``model``."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="categorical_crossentropy",

@@ -29,6 +29,7 @@ from keras import layers, ops
 from gdl.backend import compile_loop
 from gdl.layers.unet import unet
 from gdl.metrics import KID
+from gdl.models.optimizers import BookCompile
 
 
 def linear_diffusion_schedule(diffusion_times, min_rate: float = 1e-4, max_rate: float = 0.02):
@@ -69,7 +70,7 @@ def spherical_interpolation(a, b, t):
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class DiffusionModel(keras.Model):
+class DiffusionModel(BookCompile, keras.Model):
     """The book's ``DiffusionModel``: noise-prediction U-Net, EMA copy, DDIM sampling.
 
     ``DiffusionModel()`` has the book's settings (64x64x3, widths 32/64/96/128, block
@@ -78,7 +79,7 @@ class DiffusionModel(keras.Model):
 
         model = DiffusionModel()
         model.adapt(images)                       # the Normalization layer (book: ``adapt``)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+        model.compile()                            # the book's AdamW(1e-3, weight_decay=1e-4)
         model.fit(images, batch_size=64, epochs=50)
         model.generate(10, diffusion_steps=20)    # (10, 64, 64, 3) in [0, 1]
         model.predict([noisy_images, noise_rates])  # the denoiser: predicted noise
@@ -90,6 +91,10 @@ class DiffusionModel(keras.Model):
     ``n_loss``. ``evaluate`` also reports ``kid`` between the batch and as many images
     generated with ``kid_diffusion_steps`` steps.
     """
+
+    book_optimizer_class = "AdamW"
+    book_learning_rate = 1e-3
+    book_optimizer_kwargs = {"weight_decay": 1e-4}
 
     def __init__(
         self,

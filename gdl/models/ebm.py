@@ -24,9 +24,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from gdl.models.optimizers import BookCompile
+
 BOOK = dict(
     image_size=32, channels=1, steps=60, step_size=10.0, noise=0.005, alpha=0.1,
-    grad_clip=0.03, batch_size=128, buffer_size=8192, learning_rate=1e-4,
+    grad_clip=0.03, batch_size=128, buffer_size=8192,
 )  # fmt: skip
 
 
@@ -177,7 +179,7 @@ class Buffer:
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class EBM(keras.Model):
+class EBM(BookCompile, keras.Model):
     """Contrastive-divergence training of :func:`energy_network` (the book's ``EBM``).
 
     ``train_step`` (the book's, TensorFlow only): real images get ``N(0, noise)`` added;
@@ -186,9 +188,11 @@ class EBM(keras.Model):
     ``reg = alpha * mean(real² + fake²)``, ``loss = cdiv + reg``. ``test_step`` scores
     uniform noise as fakes and reports ``cdiv``, ``real`` and ``fake``.
 
-    ``EBM()`` has the book's settings; compile with ``Adam(1e-4)`` and fit on MNIST
-    padded to 32x32 in [-1, 1], batch 128.
+    ``EBM()`` has the book's settings; ``compile()`` uses the book's ``Adam(1e-4)``; fit
+    on MNIST padded to 32x32 in [-1, 1], batch 128.
     """
+
+    book_learning_rate = 1e-4
 
     def __init__(
         self,

@@ -12,7 +12,8 @@ reusable functional sub-models and train them with an explicit ``train_step``
 (TensorFlow ``GradientTape``; on the jax backend the step raises a clear error — the
 stateless version is not written). Each has two optimizers: ``compile(d_optimizer,
 g_optimizer)`` / ``compile(c_optimizer, g_optimizer)`` default to the book's Adam
-settings, are saved in the ``.keras`` file (``get_compile_config``) and rebuilt on load,
+settings (the class attributes ``book_learning_rate`` and ``book_optimizer_kwargs``, see
+:mod:`gdl.models.optimizers`), are saved in the ``.keras`` file (``get_compile_config``) and rebuilt on load,
 and :meth:`build_optimizers` lets ``gdl train --resume`` restore their state.
 
 Where gdl differs from the book:
@@ -35,6 +36,7 @@ from keras import layers, ops
 
 from gdl.losses import gradient_penalty
 from gdl.models.inference import predict_numpy
+from gdl.models.optimizers import BookOptimizer
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 
@@ -167,21 +169,18 @@ def _require_tensorflow(what: str) -> None:
         )
 
 
-def _adam(learning_rate, beta_1, beta_2):
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2)
-
-
 # ---------------------------------------------------------------------------
 # Shared two-player machinery
 # ---------------------------------------------------------------------------
-class _TwoPlayerGAN(keras.Model):
+class _TwoPlayerGAN(BookOptimizer, keras.Model):
     """Two sub-models, two optimizers, trackers, generation, saving. Not used directly."""
 
     #: attribute names of the judge network and of the two optimizers
     _judge_attr = "critic"
     _opt_names = ("c_optimizer", "g_optimizer")
-    #: book defaults of ``compile``: (learning_rate, beta_1, beta_2)
-    _adam_defaults = (2e-4, 0.5, 0.9)
+    #: the book's optimizer of both players (``compile`` with none given)
+    book_learning_rate = 2e-4
+    book_optimizer_kwargs = {"beta_1": 0.5, "beta_2": 0.9}
 
     def __init__(self, generator, judge, latent_dim: int, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -224,9 +223,8 @@ class _TwoPlayerGAN(keras.Model):
 
     # -- compile / optimizers ------------------------------------------------
     def _compile_optimizers(self, judge_optimizer, g_optimizer, kwargs):
-        lr, b1, b2 = self._adam_defaults
-        judge_optimizer = keras.optimizers.get(judge_optimizer or _adam(lr, b1, b2))
-        g_optimizer = keras.optimizers.get(g_optimizer or _adam(lr, b1, b2))
+        judge_optimizer = keras.optimizers.get(judge_optimizer or self.book_optimizer())
+        g_optimizer = keras.optimizers.get(g_optimizer or self.book_optimizer())
         kwargs.pop("optimizer", None)
         kwargs.pop("loss", None)
         # The generator's optimizer is the model's `optimizer`, so `optimizer.iterations`
@@ -300,7 +298,8 @@ class DCGAN(_TwoPlayerGAN):
 
     _judge_attr = "discriminator"
     _opt_names = ("d_optimizer", "g_optimizer")
-    _adam_defaults = (2e-4, 0.5, 0.999)
+    book_learning_rate = 2e-4
+    book_optimizer_kwargs = {"beta_1": 0.5, "beta_2": 0.999}
 
     def __init__(
         self,
@@ -418,7 +417,8 @@ class WGANGP(_TwoPlayerGAN):
 
     _judge_attr = "critic"
     _opt_names = ("c_optimizer", "g_optimizer")
-    _adam_defaults = (2e-4, 0.5, 0.9)
+    book_learning_rate = 2e-4
+    book_optimizer_kwargs = {"beta_1": 0.5, "beta_2": 0.9}
 
     def __init__(
         self,
@@ -542,7 +542,7 @@ class ConditionalWGAN(WGANGP):
     The book sets ``run_eagerly=True`` for this model; gdl does not need it.
     """
 
-    _adam_defaults = (5e-5, 0.5, 0.9)
+    book_learning_rate = 5e-5
 
     def __init__(
         self,

@@ -44,13 +44,14 @@ from keras import ops
 from gdl.generation import Generation, Sampler, decode, prompt_buffer, top_candidates
 from gdl.layers.embeddings import TokenAndPositionEmbedding
 from gdl.layers.transformer import run_cached_blocks, transformer_blocks
+from gdl.models.optimizers import BookCompile
 from gdl.preprocessing import WordTokenizer
 
 __all__ = ["GPT", "attention_html", "plot_attention", "top_k_table"]
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class GPT(keras.Model):
+class GPT(BookCompile, keras.Model):
     """The book's miniature GPT (decoder-only Transformer language model).
 
     Args:
@@ -66,6 +67,8 @@ class GPT(keras.Model):
     Train with ``model.compile(optimizer="adam")`` then ``fit`` on ``(x, y)`` token pairs
     (``gdl.data.text.language_model_dataset``): the loss is built in.
     """
+
+    book_learning_rate = 1e-3  # Keras' "adam"
 
     def __init__(
         self,

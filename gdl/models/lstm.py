@@ -33,13 +33,14 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.generation import Generation, Sampler, decode, prompt_buffer, top_candidates
+from gdl.models.optimizers import BookCompile
 from gdl.preprocessing import WordTokenizer
 
 _CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class LSTMTextGenerator(keras.Model):
+class LSTMTextGenerator(BookCompile, keras.Model):
     """Next-token model over a vocabulary (index 0 = padding ``""``, 1 = ``"[UNK]"``).
 
     ``vocabulary`` (list of str) or ``tokenizer`` (a
@@ -48,6 +49,12 @@ class LSTMTextGenerator(keras.Model):
     Call it on int token ids ``(batch, time)``; it returns next-token logits
     ``(batch, time, vocab_size)``.
     """
+
+    book_learning_rate = 1e-3  # Keras' "adam"
+
+    def book_compile_kwargs(self) -> dict:
+        """The book's loss: sparse cross-entropy of the next word (on logits here)."""
+        return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
 
     def __init__(
         self,
@@ -233,12 +240,10 @@ class LSTMTextGenerator(keras.Model):
         }
 
 
-def compile_lstm(model: LSTMTextGenerator, learning_rate: float = 0.001) -> LSTMTextGenerator:
-    """The book's ``compile("adam", SparseCategoricalCrossentropy())``, on logits."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+def compile_lstm(model: LSTMTextGenerator, learning_rate: float | None = None):
+    """``model.compile()`` (the book's ``compile("adam", SparseCategoricalCrossentropy())``,
+    on logits), with Adam at ``learning_rate`` if given. Returns ``model``."""
+    model.compile(optimizer=model.book_optimizer(learning_rate))
     return model
 
 

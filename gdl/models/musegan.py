@@ -183,7 +183,7 @@ class MuseGAN(WGANGP):
     on :func:`gdl.music.chorales_to_pianoroll` output.
     """
 
-    _adam_defaults = (1e-3, 0.5, 0.9)
+    book_learning_rate = 1e-3
 
     def __init__(
         self,

@@ -37,6 +37,7 @@ from keras import ops
 from gdl.generation import Generation, Sampler, decode
 from gdl.layers.embeddings import TokenAndPositionEmbedding
 from gdl.layers.transformer import run_cached_blocks, transformer_blocks
+from gdl.models.optimizers import BookCompile
 from gdl.music.tokens import PAD, START, START_DURATION, UNK, tokens_to_stream
 
 
@@ -83,7 +84,7 @@ class MusicGeneration(Generation):
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class MusicTransformer(keras.Model):
+class MusicTransformer(BookCompile, keras.Model):
     """The book's music Transformer with two inputs and two heads.
 
     Args:
@@ -101,6 +102,8 @@ class MusicTransformer(keras.Model):
     cross-entropies, as the book's ``loss=[SCCE, SCCE]``) is built in and the two parts
     are reported as ``note_loss`` and ``duration_loss``.
     """
+
+    book_learning_rate = 1e-3  # Keras' "adam"
 
     def __init__(
         self,

@@ -37,11 +37,12 @@ from gdl.distributions import (
 from gdl.generation import Sampler
 from gdl.layers.masked_conv import MaskedConv2D
 from gdl.layers.pixelcnn import PixelResidualBlock
+from gdl.models.optimizers import BookCompile
 
 LN2 = math.log(2.0)
 
 
-class _AutoregressiveImage(keras.Model):
+class _AutoregressiveImage(BookCompile, keras.Model):
     """Shared body of both PixelCNNs: masked stack, loss bookkeeping, the two samplers."""
 
     #: number of uniforms drawn per pixel by the sampler
@@ -210,8 +211,10 @@ class PixelCNN(_AutoregressiveImage):
     -> 2 x ``MaskedConv2D("B", 128, 1)`` -> ``Conv2D(pixel_levels, 1)``. Inputs are integer
     levels; the network sees ``levels / pixel_levels`` as in the book. The last layer
     returns logits (the book: softmax) and the loss is the sparse cross-entropy of the
-    input levels; train with ``Adam(5e-4)`` (:func:`compile_pixelcnn`).
+    input levels; ``compile()`` trains with the book's ``Adam(5e-4)``.
     """
+
+    book_learning_rate = 5e-4
 
     def __init__(
         self,
@@ -263,9 +266,11 @@ class PixelCNNMixture(_AutoregressiveImage):
     log-scales are floored at -7 as in PixelCNN++). The loss is TFP's: the mean negative
     log-likelihood per image in nats. Inputs must be integers 0..255 (the book feeds
     non-integer bilinear-resized values; round them, see
-    :func:`gdl.cli.recipes.autoregressive.load_pixel_values`).
+    :func:`gdl.book.ch05_autoregressive.load_pixel_values`). ``compile()`` uses the book's
+    ``Adam(1e-3)``.
     """
 
+    book_learning_rate = 1e-3
     _n_uniforms = 2
 
     def __init__(
@@ -314,9 +319,8 @@ class PixelCNNMixture(_AutoregressiveImage):
 
 
 def compile_pixelcnn(model: _AutoregressiveImage, learning_rate: float | None = None):
-    """``Adam(5e-4)`` for :class:`PixelCNN`, ``Adam(1e-3)`` for :class:`PixelCNNMixture`
-    (the book's optimizers); no ``loss`` argument, the model computes its own."""
-    if learning_rate is None:
-        learning_rate = 1e-3 if isinstance(model, PixelCNNMixture) else 5e-4
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    """``model.compile()`` with the book's optimizer (``book_learning_rate``: ``Adam(5e-4)``
+    for :class:`PixelCNN`, ``Adam(1e-3)`` for :class:`PixelCNNMixture`) or Adam at
+    ``learning_rate``; no ``loss`` argument, the model computes its own. Returns ``model``."""
+    model.compile(optimizer=model.book_optimizer(learning_rate))
     return model

@@ -32,6 +32,7 @@ import numpy as np
 from keras import ops
 
 from gdl.layers.coupling import Coupling
+from gdl.models.optimizers import BookCompile
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -51,17 +52,19 @@ def alternating_masks(input_dim: int, coupling_layers: int) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class RealNVP(keras.Model):
+class RealNVP(BookCompile, keras.Model):
     """A stack of affine couplings with alternating masks and a standard-normal prior.
 
     ``RealNVP()`` is the book's model: 2 couplings of 2x(4x256 + 1) Dense layers,
-    794,632 parameters. Train with ``compile(optimizer=Adam(1e-4))`` and
+    794,632 parameters. Train with ``compile()`` (the book's ``Adam(1e-4)``) and
     ``fit(normalized_data, batch_size=256, epochs=300)``.
 
     For each coupling with mask ``m`` (1 = passed through), ``s, t = net(x*m)``
     (both multiplied by ``1-m``) and the data->latent map is
     ``y = x*m + (1-m) * (x - t) * exp(-s)`` with ``log|det| = -sum(s)``.
     """
+
+    book_learning_rate = 1e-4
 
     def __init__(
         self,

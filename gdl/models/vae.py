@@ -40,6 +40,7 @@ from gdl.models.autoencoder import (
     conv_encoder,
     per_sample_reconstruction,
 )
+from gdl.models.optimizers import BookCompile
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 FACES_SHAPE = (32, 32, 3)
@@ -60,7 +61,7 @@ def normal_quantiles(n: int) -> np.ndarray:
 
 
 @_REG
-class VAE(EncoderDecoderModel):
+class VAE(BookCompile, EncoderDecoderModel):
     """The book's Fashion-MNIST VAE; pass ``encoder``/``decoder`` for other networks.
 
     ``encoder`` must output ``[z_mean, z_log_var, z]`` (see
@@ -69,8 +70,10 @@ class VAE(EncoderDecoderModel):
     ``beta``. ``call`` returns ``(z_mean, z_log_var, reconstruction)`` as the book's does,
     and :meth:`encode` ``(z_mean, z_log_var, z)`` (the same order in every gdl VAE,
     :class:`gdl.world_models.WorldModelVAE` included).
-    Book training: Adam(5e-4), batch 100, 5 epochs.
+    Book training: Adam(5e-4) (``compile()`` with no optimizer), batch 100, 5 epochs.
     """
+
+    book_learning_rate = 5e-4
 
     def __init__(
         self,
@@ -239,7 +242,8 @@ class FacesVAE(VAE):
     Encoder: 4 x [Conv2D(128, 3, s2) -> BN -> LeakyReLU] -> Flatten -> z_mean/z_log_var
     Dense(200) -> Sampling. Decoder: Dense(512) -> BN -> LeakyReLU -> Reshape(2, 2, 128) ->
     4 x [Conv2DTranspose(128, 3, s2) -> BN -> LeakyReLU] -> Conv2DTranspose(3, 3, sigmoid).
-    Book training: Adam(5e-4), batch 128, 10 epochs. ``num_features`` (128) sets the width.
+    Book training: Adam(5e-4) (as :class:`VAE`), batch 128, 10 epochs. ``num_features``
+    (128) sets the width.
     """
 
     def __init__(

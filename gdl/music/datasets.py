@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gdl.config import smoke_mode
+from gdl.errors import ConfigError, DatasetError
 from gdl.music.pianoroll import chorale_to_stream, chorales_to_pianoroll
 from gdl.music.tokens import parse_scores, score_to_tokens
 
@@ -57,7 +58,7 @@ def musegan_rolls(name: str = EMBEDDED, split: str = "train", limit: int | None 
     """Piano rolls ``(N, 2, 16, 84, 4)`` in {-1, 1} of one split (keywords go to
     :func:`gdl.music.chorales_to_pianoroll`)."""
     if name not in ("chorales", EMBEDDED):
-        raise SystemExit(f"MuseGAN trains on 'chorales' or '{EMBEDDED}', not {name!r}")
+        raise ConfigError(f"MuseGAN trains on 'chorales' or '{EMBEDDED}', not {name!r}")
     return chorales_to_pianoroll(_chorale_arrays(name, limit)[split], **kw)
 
 
@@ -66,7 +67,10 @@ def _score_files(path: Path) -> list[Path]:
         return [path]
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SCORE_SUFFIXES)
     if not files:
-        raise SystemExit(f"no MIDI/MusicXML files ({', '.join(SCORE_SUFFIXES)}) in {path}")
+        raise DatasetError(
+            f"no MIDI/MusicXML files ({', '.join(SCORE_SUFFIXES)}) in {path}: "
+            f"pass a folder (or a file) of scores"
+        )
     return files
 
 
@@ -102,7 +106,7 @@ def token_pieces(name: str = EMBEDDED, limit: int | None = None, verbose: bool =
             files = _score_files(Path(name))
         out["train"] = parse_scores(files[:limit], verbose=verbose)
     else:
-        raise SystemExit(
+        raise ConfigError(
             f"the music Transformer reads cellosuites, chorales, {EMBEDDED} or a folder/file "
             f"of MIDI/MusicXML scores, not {name!r}"
         )

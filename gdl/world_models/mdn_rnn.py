@@ -20,16 +20,20 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.layers.mdn import MDNHead, mdn_nll, mdn_sample
+from gdl.models.optimizers import BookCompile
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class MDNRNN(keras.Model):
+class MDNRNN(BookCompile, keras.Model):
     """``model((z, a))`` -> ``(logits, mu, log_sigma, reward, done_logit)``.
 
     ``z``: ``(B, T, z_dim)``, ``a``: ``(B, T, action_dim)``. Mixture parameters have
     shape ``(B, T, z_dim, num_mixtures)``; ``reward`` and ``done_logit`` ``(B, T)``.
     Targets for ``fit``: ``(z_next, reward, done, mask)`` (see :func:`make_sequences`).
     """
+
+    book_learning_rate = 1e-3
+    book_optimizer_kwargs = {"clipnorm": 1.0}
 
     def __init__(
         self,

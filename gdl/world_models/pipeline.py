@@ -55,13 +55,13 @@ class WorldModelsConfig:
     z_dim: int = 32
     vae_epochs: int = 10
     vae_batch_size: int = 100
-    vae_learning_rate: float = 1e-4
+    vae_learning_rate: float | None = None  # None: WorldModelVAE.book_learning_rate
     hidden_units: int = 256
     num_mixtures: int = 5
     rnn_epochs: int = 20
     rnn_batch_size: int = 100
     rnn_seq_len: int = 1000
-    rnn_learning_rate: float = 1e-3
+    rnn_learning_rate: float | None = None  # None: MDNRNN.book_learning_rate
     mode: str = "real"
     generations: int = 200
     popsize: int = 64
@@ -165,7 +165,6 @@ def load_frames(paths) -> np.ndarray:
 
 def train_vae(run_dir, cfg: WorldModelsConfig):
     """Train the VAE on every collected frame, then encode the episodes."""
-    import keras
 
     from gdl.world_models.vae import WorldModelVAE
 
@@ -174,7 +173,7 @@ def train_vae(run_dir, cfg: WorldModelsConfig):
 
     def build():
         vae = WorldModelVAE(cfg.z_dim, seed=cfg.seed)
-        vae.compile(optimizer=keras.optimizers.Adam(cfg.vae_learning_rate))
+        vae.compile(optimizer=vae.book_optimizer(cfg.vae_learning_rate))
         return vae
 
     def fit_one_epoch(vae, epoch):
@@ -253,7 +252,6 @@ def load_rnn(run_dir):
 # ------------------------------------------------------------------- stage 3
 def train_rnn(run_dir, cfg: WorldModelsConfig):
     """Train the MDN-RNN on the z-sequences, resampling z from (mu, log_var) every epoch."""
-    import keras
 
     from gdl.world_models.mdn_rnn import MDNRNN, make_sequences
 
@@ -264,7 +262,7 @@ def train_rnn(run_dir, cfg: WorldModelsConfig):
 
     def build():
         rnn = MDNRNN(cfg.z_dim, 3, cfg.hidden_units, cfg.num_mixtures, seed=cfg.seed)
-        rnn.compile(optimizer=keras.optimizers.Adam(cfg.rnn_learning_rate, clipnorm=1.0))
+        rnn.compile(optimizer=rnn.book_optimizer(cfg.rnn_learning_rate))  # Adam, clipnorm 1
         return rnn
 
     def fit_one_epoch(rnn, epoch):
@@ -484,8 +482,12 @@ def add_parser(sub) -> None:
         if f.name == "mode":
             p.add_argument(flag, choices=("real", "dream"), help="train C in CarRacing or dream")
             continue
-        kind = int if f.name == "patience" else type(getattr(book, f.name))
-        p.add_argument(flag, type=kind, help=f"default {getattr(book, f.name)}")
+        default = getattr(book, f.name)
+        if f.name.endswith("learning_rate"):  # None: the model's book_learning_rate
+            p.add_argument(flag, type=float, help="default: the model's book_learning_rate")
+            continue
+        kind = int if f.name == "patience" else type(default)
+        p.add_argument(flag, type=kind, help=f"default {default}")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from keras import layers, ops
 
 from gdl.layers.sampling import Sampling
 from gdl.models.inference import predict_numpy, to_numpy
+from gdl.models.optimizers import BookCompile
 from gdl.models.vae import kl_divergence
 
 FRAME_SHAPE = (64, 64, 3)
@@ -54,13 +55,15 @@ def build_decoder(z_dim: int = 32) -> keras.Model:
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class WorldModelVAE(keras.Model):
+class WorldModelVAE(BookCompile, keras.Model):
     """VAE on 64x64x3 frames in [0, 1] (uint8 frames are scaled by 1/255).
 
     ``model(x)`` returns ``(mu, log_var, reconstruction)`` and :meth:`encode`
     ``(mu, log_var, z)``, the order of :class:`gdl.models.VAE`; ``decode``,
     ``reconstruct`` and ``generate`` complete the verbs of gdl's VAEs.
     """
+
+    book_learning_rate = 1e-4  # Ha & Schmidhuber's
 
     def __init__(self, z_dim: int = 32, kl_tolerance: float = 0.5, seed: int | None = None, **kw):
         super().__init__(**kw)

@@ -1,21 +1,10 @@
 """``gdl train|sample pixelcnn|pixelcnn_md|lstm`` end to end on offline data."""
 
 import keras
-import numpy as np
 import pytest
 from PIL import Image
 
 from gdl.cli import main
-from gdl.cli.recipes.autoregressive import load_pixel_values
-
-
-def test_pixel_values_are_the_books_levels():
-    train, test = load_pixel_values("digits", 16, pixel_levels=4)
-    assert train.shape[1:] == (16, 16, 1) and len(test) == 360
-    assert set(np.unique(train)) == {0, 1, 2, 3}
-    raw, _ = load_pixel_values("digits", 16)
-    np.testing.assert_array_equal(np.abs(raw / 64 - train).max() <= 1, True)
-    assert raw.max() == 255 and np.all(raw == np.round(raw))
 
 
 @pytest.mark.parametrize("name", ["pixelcnn", "pixelcnn_md"])
@@ -46,12 +35,3 @@ def test_lstm_train_then_sample_text(tmp_path, data_env, capsys):
                  "--seed", "0", "--prompt", "recipe for tea", "--top-k", "5"]) == 0  # fmt: skip
     assert out.read_text().count("recipe for tea") == 2
     assert "recipe for tea" in capsys.readouterr().out
-
-
-def test_lstm_default_data_is_the_recipes_dataset(data_env):
-    from gdl.cli.recipes.autoregressive import load_texts
-
-    texts = load_texts("recipes")
-    assert texts and texts[0].startswith("Recipe for ") and " | " in texts[0]
-    with pytest.raises(SystemExit, match="txt"):
-        load_texts("my_texts.csv")

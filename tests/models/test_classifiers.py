@@ -20,9 +20,9 @@ def test_sequential_and_functional_mlp_compute_the_same_function():
 
 
 def test_cnn_learns_digits():
-    from gdl.cli.recipes.classifiers import load_classification_data
+    from gdl.book.ch02_deep_learning import classification_data
 
-    (x, y), (xt, yt), _ = load_classification_data("digits")
+    (x, y), (xt, yt), _ = classification_data("digits")
     model = compile_classifier(cnn())
     hist = model.fit(x, y, batch_size=32, epochs=2, verbose=0).history
     # BatchNorm's moving averages lag after two epochs, so judge the training metrics.

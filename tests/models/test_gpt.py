@@ -225,20 +225,3 @@ def test_cli_train_and_sample_from_the_model_file_alone(data_env, tmp_path):
     lines = out.read_text().splitlines()
     assert len(lines) == 2 and all(line.startswith("wine review : us") for line in lines)
     assert "<span" in out.with_suffix(".html").read_text()
-
-
-def test_recipe_reads_your_own_wine_json_or_text_file(tmp_path):
-    import json
-
-    from gdl.cli.recipes.gpt import load_texts
-
-    rows = [
-        {"country": "US", "province": "Oregon", "variety": "Pinot Noir", "description": "Tart."},
-        {"country": None, "province": "x", "variety": "y", "description": "dropped"},
-    ]
-    (tmp_path / "w.json").write_text(json.dumps(rows))
-    assert load_texts(str(tmp_path / "w.json")) == [
-        "wine review : US : Oregon : Pinot Noir : Tart."
-    ]
-    (tmp_path / "w.txt").write_text("wine review : a\n\nwine review : b\n")
-    assert load_texts(str(tmp_path / "w.txt"), limit=1) == ["wine review : a"]

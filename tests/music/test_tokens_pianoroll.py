@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gdl.errors import ConfigError
 from gdl.music import pianoroll, tokens
 from tests.music_corpus import corpus_chorales
 
@@ -155,7 +156,7 @@ def test_book_datasets_feed_both_models(data_env, monkeypatch, capsys):
     assert len(pieces["train"]) == 2 and pieces["train"][0][0][0] == tokens.START
     cello = token_pieces("cellosuites")["train"]
     assert len(cello) == 2 and "G:major" in cello[0][0] and "4/4TS" in cello[0][0]
-    with pytest.raises(SystemExit, match="MuseGAN trains on"):
+    with pytest.raises(ConfigError, match="MuseGAN trains on"):
         musegan_rolls("cellosuites")
 
     monkeypatch.setenv("GDL_SMOKE", "1")

@@ -10,60 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
+from gdl.book.ch05_autoregressive import load_pixel_values
+from gdl.book.texts import load_texts
 from gdl.cli.recipes.base import Recipe, TrainData, register
-
-
-# -- data -------------------------------------------------------------------
-def load_pixel_values(name: str, image_size: int, pixel_levels: int | None = None, seed: int = 0):
-    """``(train, test)`` integer images ``(N, size, size, 1)`` as float32 for the PixelCNNs.
-
-    The images are resized bilinearly to ``image_size`` (the book's ``tf.image.resize``);
-    with ``pixel_levels`` they become the book's levels ``int(x / (256 / L))``, otherwise
-    they are rounded to integers 0..255. (The book's mixture notebook feeds the
-    non-integer resized values to a distribution over integers; gdl rounds them.)
-    ``fashion_mnist`` uses its test split; ``digits`` (embedded) a fixed 80/20 split.
-    """
-    from gdl.data import load
-    from gdl.data.images import resize_images
-
-    if name == "digits":
-        x = load("digits", size=image_size, channels=1, value_range=(0.0, 255.0))
-        order = np.random.default_rng(seed).permutation(len(x))
-        cut = int(0.8 * len(x))
-        train, test = x[order[:cut]], x[order[cut:]]
-    elif name in ("fashion_mnist", "mnist"):
-        (train, _), (test, _) = load(name)
-        train, test = (
-            resize_images(a[..., None].astype("float32"), image_size) for a in (train, test)
-        )
-    else:
-        raise SystemExit(f"the PixelCNNs train on fashion_mnist, mnist or digits, not {name!r}")
-    out = []
-    for x in (train, test):
-        x = np.clip(x, 0, 255)
-        x = (x / (256 / pixel_levels)).astype("int32") if pixel_levels else np.round(x)
-        out.append(x.astype("float32"))
-    return tuple(out)
-
-
-def load_texts(name: str) -> list[str]:
-    """Texts of a registered dataset (``recipes``, ``wines``) or of a ``.txt`` file (one per
-    line), with punctuation padded into tokens (the book's ``pad_punctuation``)."""
-    from gdl.data import load
-    from gdl.data.text import pad_punctuation
-
-    path = Path(name)
-    if path.suffix == ".txt" and path.is_file():
-        texts = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    elif path.suffix:
-        raise SystemExit(f"{name}: give a registered text dataset or a .txt file, one text a line")
-    else:
-        texts = load(name)
-    if not texts:
-        raise SystemExit(f"{name} holds no text")
-    return [pad_punctuation(t) for t in texts]
 
 
 # -- LSTM -------------------------------------------------------------------
@@ -93,7 +42,7 @@ class LSTMRecipe(Recipe):
     def load_data(self, args):
         from gdl.data.text import language_model_dataset, make_vectorizer
 
-        texts = load_texts(args.data or self.default_data)
+        texts = load_texts(args.data or self.default_data, pad=True)
         batch = args.batch_size or self.batch_size
         vectorize = make_vectorizer(texts, args.vocab_size, args.seq_len, batch)
         ds = language_model_dataset(texts, vectorize, batch_size=batch, seed=args.seed or 42)

@@ -3,8 +3,11 @@
 A *recipe* bundles what ``gdl train NAME`` and ``gdl sample NAME`` need for one
 book example: its book-default epochs and batch size, how to load its data (book
 dataset by default, ``--data`` to pick another, embedded data in smoke mode), how to
-build and compile the model, and how to write samples. Notebooks use the very same
-pieces (data loaders and models), so the CLI and the chapters cannot drift apart.
+build and compile the model, and how to write samples. Recipes are thin adapters from
+command-line arguments to library calls: the data and figures come from :mod:`gdl.book`
+(what the notebooks call), the models from :mod:`gdl.models`, and ``model.compile()``
+uses the book's optimizer, which lives on the model class
+(:mod:`gdl.models.optimizers`). So the CLI and the chapters cannot drift apart.
 
 Add a family by writing ``gdl/cli/recipes/<family>.py`` with classes decorated by
 :func:`register`; the registry discovers the module on its own.
@@ -114,5 +117,7 @@ def all_recipes() -> dict[str, type[Recipe]]:
 def get_recipe(name: str) -> Recipe:
     recipes = all_recipes()
     if name not in recipes:
-        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(recipes)}")
+        from gdl.errors import UnknownNameError
+
+        raise UnknownNameError(f"unknown model {name!r}; choose one of: {', '.join(recipes)}")
     return recipes[name]()

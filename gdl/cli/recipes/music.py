@@ -120,7 +120,7 @@ class MusicTransformerRecipe(Recipe):
         model = MusicTransformer(
             data.info["notes_vocabulary"], data.info["durations_vocabulary"], seed=args.seed
         )
-        model.compile(optimizer="adam")
+        model.compile()
         return model
 
     def sample(self, model, args, out, info):

@@ -3,135 +3,36 @@
 Each recipe trains the book's model on the book's dataset by default (Fashion-MNIST,
 CelebA faces, LEGO bricks) and on the embedded digits with ``--data digits`` (and in
 smoke mode); ``--data PATH`` trains the image models on a folder of your own images.
-Samples are PNG grids. The data helpers here are what the chapter notebooks call too.
+Samples are PNG grids. The data come from :mod:`gdl.book` (what the notebooks call).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
+from gdl.book.ch03_vae import fashion_images
+from gdl.book.images import image_data
 from gdl.cli.recipes.base import Recipe, TrainData, register
 from gdl.config import smoke_mode
 from gdl.plotting import save_grid
 
-FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
-DIGIT_CLASSES = tuple(str(i) for i in range(10))
 
-
-# ---------------------------------------------------------------------------
-# Data (shared with the notebooks)
-# ---------------------------------------------------------------------------
-def _digits(size: int, channels: int, value_range, seed: int = 0):
-    from gdl.data import load
-
-    x, y = load("digits", size=size, channels=channels, value_range=value_range, with_labels=True)
-    order = np.random.default_rng(seed).permutation(len(x))
-    cut = int(0.8 * len(x))
-    return (x[order[:cut]], y[order[:cut]]), (x[order[cut:]], y[order[cut:]])
-
-
-def fashion_images(name: str = "fashion_mnist"):
-    """``(x_train, y_train), (x_test, y_test), class_names`` as the book prepares them.
-
-    ``fashion_mnist``: /255, zero-padded 28 -> 32, ``(N, 32, 32, 1)`` float32 in [0, 1].
-    ``digits``: the embedded digits at 32x32 (80/20 split).
-    """
-    if name == "digits":
-        (xt, yt), (xv, yv) = _digits(32, 1, (0.0, 1.0))
-        return (xt, yt), (xv, yv), DIGIT_CLASSES
-    from gdl.data import load
-
-    (x_train, y_train), (x_test, y_test) = load(name)
-
-    def prep(x):
-        x = x.astype("float32") / 255.0
-        return np.pad(x, ((0, 0), (2, 2), (2, 2)), constant_values=0.0)[..., None]
-
-    classes = FASHION_CLASSES if name == "fashion_mnist" else DIGIT_CLASSES
-    return (prep(x_train), y_train), (prep(x_test), y_test), classes
-
-
-def image_data(
-    name: str,
-    image_size: int,
-    channels: int,
-    value_range,
-    batch_size: int,
-    labels: str | None = None,
-    shuffle: bool = True,
-):
-    """Training images for the faces VAE and the GANs.
-
-    ``faces`` / ``bricks`` load the book's dataset (a batched ``tf.data.Dataset``; with
-    ``labels="Blond_Hair"`` it yields ``(images, labels)``); ``digits`` returns NumPy
-    ``(x, y_or_None)`` at ``image_size`` with ``channels`` (labels: the digit); any other
-    value is a folder of images of your own.
-    """
-    if name == "digits":
-        (x, y), _ = _digits(image_size, channels, value_range)
-        return x, (y if labels else None)
-    from gdl.data import load
-
-    if name == "faces":
-        return load(
-            "faces",
-            image_size=image_size,
-            batch_size=batch_size,
-            value_range=value_range,
-            labels=labels,
-            shuffle=shuffle,
-        ), None
-    if name == "bricks":
-        return load(
-            "bricks",
-            image_size=image_size,
-            batch_size=batch_size,
-            value_range=value_range,
-            shuffle=shuffle,
-        ), None
-    folder = Path(name)
-    if not folder.is_dir():
-        raise SystemExit(
-            f"--data must be faces, bricks, digits or a folder of images; {name!r} is none of these"
-        )
-    from gdl.data.images import image_folder_dataset
-
-    ds = image_folder_dataset(
-        folder,
-        image_size=image_size,
-        batch_size=batch_size,
-        value_range=value_range,
-        color_mode="rgb" if channels == 3 else "grayscale",
-        shuffle=shuffle,
-    )
-    return ds, None
-
-
-def first_images(data, n: int) -> np.ndarray:
-    """The first ``n`` images of an array or a (possibly labelled) batched dataset."""
-    if isinstance(data, np.ndarray):
-        return data[:n]
-    out, have = [], 0
-    for batch in data:
-        batch = batch[0] if isinstance(batch, (tuple, list)) else batch
-        out.append(np.asarray(batch))
-        have += len(out[-1])
-        if have >= n:
-            break
-    return np.concatenate(out)[:n]
-
-
-# ---------------------------------------------------------------------------
-# Recipes
-# ---------------------------------------------------------------------------
 class _ImageRecipe(Recipe):
     smoke_data = "digits"
+    model_class = ""  # the model's name in gdl.models
+
+    def model_kwargs(self, data) -> dict:
+        """Constructor arguments that depend on the data (the rest are the book's)."""
+        return {}
+
+    def build(self, args, data):
+        import gdl.models
+
+        model = getattr(gdl.models, self.model_class)(**self.model_kwargs(data))
+        model.compile()  # the book's optimizer(s), from the model class
+        return model
 
     def data_name(self, args) -> str:
         return args.data or (self.smoke_data if smoke_mode() else self.default_data)
@@ -160,6 +61,9 @@ class _FashionRecipe(_ImageRecipe):
         (_, _), (x_test, _), _ = fashion_images(self.data_name(args))
         return {"x_test": x_test[:10]}
 
+    def model_kwargs(self, data) -> dict:
+        return {"image_shape": data.info["image_shape"]}
+
 
 @register
 class AutoencoderRecipe(_FashionRecipe):
@@ -167,13 +71,7 @@ class AutoencoderRecipe(_FashionRecipe):
     help = "chapter 3 autoencoder on Fashion-MNIST (2-D embedding); sample: reconstructions"
     epochs = 3
     batch_size = 100
-
-    def build(self, args, data):
-        from gdl.models.autoencoder import Autoencoder
-
-        model = Autoencoder(image_shape=data.info["image_shape"])
-        model.compile(optimizer="adam")
-        return model
+    model_class = "Autoencoder"
 
     def sample(self, model, args, out, info):
         x = info["x_test"][: getattr(args, "num", None) or 10]
@@ -189,15 +87,7 @@ class VAERecipe(_FashionRecipe):
     )
     epochs = 5
     batch_size = 100
-
-    def build(self, args, data):
-        import keras
-
-        from gdl.models.vae import VAE
-
-        model = VAE(image_shape=data.info["image_shape"])
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0005))
-        return model
+    model_class = "VAE"
 
     def sample_info(self, args):
         return {}  # sampling decodes latent points: no data needed
@@ -224,19 +114,12 @@ class FacesVAERecipe(_ImageRecipe):
     epochs = 10
     batch_size = 128
     default_data = "faces"
+    model_class = "FacesVAE"
 
     def load_data(self, args):
         x, _ = image_data(self.data_name(args), 32, 3, (0.0, 1.0), self.batch(args))
         return TrainData(x=x, batch_size=self.batch(args) if isinstance(x, np.ndarray) else None)
 
-    def build(self, args, data):
-        import keras
-
-        from gdl.models.vae import FacesVAE
-
-        model = FacesVAE()
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0005))
-        return model
 
     def sample(self, model, args, out, info):
         return [
@@ -269,6 +152,9 @@ class _GANRecipe(_ImageRecipe):
             return TrainData(x=x, y=y, batch_size=self.batch(args), info=info)
         return TrainData(x=x, info=info)
 
+    def model_kwargs(self, data) -> dict:
+        return {"image_size": data.info["image_size"], "channels": self.channels}
+
     def sample(self, model, args, out, info):
         images = model.generate(getattr(args, "num", None) or 30, seed=getattr(args, "seed", None))
         return [save_grid(images, out, ncols=10, value_range=(-1, 1), scale=2)]
@@ -282,13 +168,7 @@ class DCGANRecipe(_GANRecipe):
     batch_size = 128
     channels = 1
     default_data = "bricks"
-
-    def build(self, args, data):
-        from gdl.models.gan import DCGAN
-
-        model = DCGAN(image_size=data.info["image_size"], channels=self.channels)
-        model.compile()
-        return model
+    model_class = "DCGAN"
 
 
 @register
@@ -298,13 +178,7 @@ class WGANGPRecipe(_GANRecipe):
     epochs = 200
     batch_size = 512
     default_data = "faces"
-
-    def build(self, args, data):
-        from gdl.models.gan import WGANGP
-
-        model = WGANGP(image_size=data.info["image_size"], channels=self.channels)
-        model.compile()
-        return model
+    model_class = "WGANGP"
 
 
 @register
@@ -318,23 +192,14 @@ class CGANRecipe(_GANRecipe):
     batch_size = 128
     default_data = "faces"
     labels = "Blond_Hair"
+    model_class = "ConditionalWGAN"
 
-    def build(self, args, data):
-        from gdl.models.gan import ConditionalWGAN
-
-        model = ConditionalWGAN(
-            image_size=data.info["image_size"], num_classes=data.info["num_classes"]
-        )
-        model.compile()
-        return model
+    def model_kwargs(self, data) -> dict:
+        return {**super().model_kwargs(data), "num_classes": data.info["num_classes"]}
 
     def sample(self, model, args, out, info):
+        from gdl.book.ch04_gan import label_rows
+
         per_row = getattr(args, "num", None) or 10
-        k = model.num_classes
-        z = np.random.default_rng(getattr(args, "seed", None)).standard_normal(
-            (per_row, model.latent_dim)
-        )
-        z = np.tile(z.astype("float32"), (k, 1))
-        labels = np.repeat(np.arange(k), per_row)
-        images = model.generate(labels=labels, latent=z)
+        images = label_rows(model, per_row, seed=getattr(args, "seed", None))
         return [save_grid(images, out, ncols=per_row, value_range=(-1, 1), scale=2)]

@@ -1,0 +1,64 @@
+"""The helpers the chapter notebooks call: data as each chapter prepares it, and the
+book's figures. One module per chapter (``gdl.book.ch03_vae`` ...), plus the image and
+text data the chapters share (:mod:`gdl.book.images`, :mod:`gdl.book.texts`).
+
+``from gdl.book import fashion_images`` works for every name below (the defining module
+is imported on first use). The ``gdl`` command line's recipes call the same functions,
+so the notebooks and the CLI train on the same data. Every ``digits`` option (the
+embedded, offline dataset) uses one 80/20 split: :func:`gdl.data.split
+.train_validation_split` with seed 0.
+
+Errors are gdl's own (:mod:`gdl.errors`): an unknown data name raises
+:class:`~gdl.errors.ConfigError` saying which names work.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    # shared
+    "DIGIT_CLASSES": "images",
+    "FASHION_CLASSES": "images",
+    "digits": "images",
+    "first_images": "images",
+    "image_data": "images",
+    "save_figure": "images",
+    "load_texts": "texts",
+    # chapter 2
+    "classification_data": "ch02_deep_learning",
+    "predictions_figure": "ch02_deep_learning",
+    "save_predictions": "ch02_deep_learning",
+    # chapter 3
+    "fashion_images": "ch03_vae",
+    # chapter 4
+    "label_rows": "ch04_gan",
+    # chapter 5
+    "load_pixel_values": "ch05_autoregressive",
+    # chapter 6
+    "flow_figure": "ch06_normflow",
+    "moons_data": "ch06_normflow",
+    "save_flow_figure": "ch06_normflow",
+    # chapter 7
+    "ebm_data": "ch07_ebm",
+    "generated_and_buffer": "ch07_ebm",
+    # chapter 8
+    "diffusion_data": "ch08_diffusion",
+    # chapter 9
+    "generation_html": "ch09_transformer",
+    "write_generation": "ch09_transformer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"gdl.book.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gdl.book' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

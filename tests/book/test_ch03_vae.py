@@ -1,0 +1,15 @@
+"""gdl.book.ch03_vae: Fashion-MNIST as the book prepares it (digits offline)."""
+
+from gdl.book.ch03_vae import fashion_images
+
+
+def test_fashion_digits_are_padded_like_fashion_mnist():
+    (x, y), (xt, yt), classes = fashion_images("digits")
+    assert x.shape == (1437, 32, 32, 1) and len(xt) == 360 and classes[3] == "3"
+    assert 0.0 <= x.min() and x.max() <= 1.0 and len(y) == 1437
+
+
+def test_fashion_mnist_is_padded_28_to_32(data_env):
+    (x, y), (xt, _), classes = fashion_images("fashion_mnist")
+    assert x.shape[1:] == (32, 32, 1) and classes[0] == "T-shirt/top"
+    assert x[:, :2].max() == 0.0 and x.max() <= 1.0  # zero padding, /255
