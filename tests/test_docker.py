@@ -753,3 +753,10 @@ def test_test_image_script_fails_when_the_build_fails(tmp_path):
 def test_test_image_script_is_valid_bash():
     result = subprocess.run(["bash", "-n", str(ROOT / "docker" / "test-image.sh")])
     assert result.returncode == 0
+
+
+@pytest.mark.parametrize("gpu", [False, True], ids=["cpu", "gpu"])
+def test_services_build_and_run_for_amd64(gpu):
+    """Box2D has no Linux arm64 wheel: compose asks for amd64 instead of failing late."""
+    for name, service in model(gpu)["services"].items():
+        assert service.get("platform") == "linux/amd64", name
