@@ -28,8 +28,9 @@ extras (``docker/pyproject_requirements.py`` reads it), with TensorFlow swapped 
 
 Resolution runs pip (``pip install --dry-run --ignore-installed --report``) in isolated mode
 against PyPI only, so a local pip configuration (mirrors, constraints) cannot leak into the
-lock. It must run on what the images run: Linux x86-64, CPython of the base image's minor
-version (pip evaluates markers and wheel tags for the running interpreter).
+lock; wheels only, with Requires-Python checked for ``PYTHON_FLOOR``. It must run on what
+the images run: Linux x86-64, CPython of the base image's minor version (pip evaluates
+markers and wheel tags for the running interpreter).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ ROOT = HERE.parent
 EXTRAS = ["lab", "kaggle"]
 VARIANTS = ("cpu", "gpu")
 PYTHON = (3, 11)  # the base image's CPython minor (docker/Dockerfile: python:3.11-slim-bookworm)
+# Requires-Python is checked against the oldest 3.11 the images may run: Debian bookworm's own
+# python3 (3.11.2), which docker/test-image.sh's stand-in base has; python:3.11-slim-bookworm
+# has a newer 3.11.x. Locking for the running interpreter's patch release instead picked
+# soupsieve 4.1.3 (Requires-Python >= 3.11.5), which then did not install on 3.11.2.
+PYTHON_FLOOR = "3.11.2"
 
 
 def lock_path(variant: str) -> Path:
@@ -96,6 +102,7 @@ def resolve(requirements: list[str], constraints: list[str] = ()) -> list[dict]:
         cmd = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run",
                "--ignore-installed", "--quiet", "--disable-pip-version-check",
                "--index-url", "https://pypi.org/simple", "--report", str(report),
+               "--python-version", PYTHON_FLOOR, "--only-binary", ":all:",
                "-r", str(reqs), "-c", str(Path(tmp) / "constraints.txt")]  # fmt: skip
         if cert:
             cmd[4:4] = ["--cert", cert]

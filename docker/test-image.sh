@@ -140,8 +140,9 @@ base_image() {
 }
 
 build() {
+    # --format docker: Docker's image format, which keeps SHELL (OCI drops it).
     # --layers: unchanged steps (apt, the dependency lock) come from the cache on a rerun.
-    buildah bud --isolation chroot --network host --pull=never --layers --force-rm \
+    buildah bud --isolation chroot --network host --pull=never --format docker --layers --force-rm \
         --from "$BASE" -v "$CA:$CA:ro" -f "$DOCKERFILE" -t "$IMAGE" . 2>&1 |
         grep -v -E '^(Collecting|  Downloading|  Using cached|Requirement already)' || return 1
     podman image prune -f >/dev/null # superseded layers of earlier runs
