@@ -41,6 +41,7 @@ STEPS=" ${GDL_CI_STEPS:-build versions train lab notebook tensorboard health gpu
 IMAGE=localhost/gdl:ci
 GDL_UID=1000 # the Dockerfile's default; the train step checks files come out with it
 SUITE=bookworm
+SLIM=1 # version of slim() below; part of the cache key
 DEBOOTSTRAP_ARGS=(--variant=minbase --include=python3,python3-venv,python-is-python3,ca-certificates "$SUITE")
 CA=/etc/ssl/certs/ca-certificates.crt # host CA bundle, mounted read-only for RUN steps only
 NAME=gdl-ci-$$
@@ -118,10 +119,40 @@ EOF
 }
 
 # ----------------------------------------------------------------------------- base
+slim() {
+    # What makes debian:bookworm-slim (and so python:3.11-slim-bookworm) slim, so that the
+    # layers built on the stand-in have the sizes they have on the real base: dpkg leaves
+    # out docs, man pages and translations, and apt deletes downloaded .debs after installing.
+    local root=$1
+    mkdir -p "$root/etc/dpkg/dpkg.cfg.d" "$root/etc/apt/apt.conf.d"
+    cat >"$root/etc/dpkg/dpkg.cfg.d/docker" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/lintian/overrides/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/man/*
+EOF
+    cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+    echo 'Acquire::Languages "none";' >"$root/etc/apt/apt.conf.d/docker-no-languages"
+    # Security updates too, as the real base has them.
+    echo "deb http://deb.debian.org/debian-security $SUITE-security main" >>"$root/etc/apt/sources.list"
+    rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"* \
+        "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/locale"
+    mkdir -p "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/locale"
+}
+
 base_image() {
     # The stand-in base, keyed by the debootstrap arguments: a rerun reuses the tarball.
     local key tarball
-    key=$(printf '%s\n' "${DEBOOTSTRAP_ARGS[@]}" | sha256sum | cut -c1-12)
+    key=$(printf '%s\n' "${DEBOOTSTRAP_ARGS[@]}" "slim=$SLIM" | sha256sum | cut -c1-12)
     BASE=localhost/gdl-ci-base:$SUITE-$key
     tarball=$CACHE/base-$SUITE-$key.tar.gz
     podman image exists "$BASE" && return 0
@@ -132,7 +163,7 @@ base_image() {
             tail -20 "$WORK/debootstrap.log" >&2
             return 1
         }
-        rm -rf "$WORK/rootfs/var/cache/apt/archives/"*.deb "$WORK/rootfs/var/lib/apt/lists/"*
+        slim "$WORK/rootfs"
         tar -C "$WORK/rootfs" -c . | gzip -1 >"$tarball.tmp" && mv "$tarball.tmp" "$tarball"
         rm -rf "$WORK/rootfs"
     fi
@@ -152,14 +183,14 @@ report_size() {
     podman history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" |
         awk -F'\t' '$1 != "0B" && $1 != "0 B" {printf "[test-image]   %9s  %.90s\n", $1, $2}'
     log "image $IMAGE: $(podman image inspect --format '{{.Size}}' "$IMAGE" |
-        awk '{printf "%.2f GB (%d bytes)", $1 / 1e9, $1}')"
+        awk '{printf "%.2f GB (%.0f bytes)", $1 / 1e9, $1}')"
 }
 
 # ----------------------------------------------------------------------------- checks
 in_image() { podman run --rm --network none "$@"; }
 
 check_versions() {
-    in_image -v "$PWD/pyproject.toml:/tmp/pyproject.toml:ro" "$IMAGE" python - <<'EOF'
+    in_image -i -v "$PWD/pyproject.toml:/tmp/pyproject.toml:ro" "$IMAGE" python - <<'EOF'
 import importlib.metadata as md, platform, sys, tomllib
 import gdl, keras, tensorflow as tf
 from packaging.requirements import Requirement
@@ -299,8 +330,8 @@ check_gpu_lock() {
 timed tools install_tools
 configure
 log "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; cache $CACHE ($(du -sh "$CACHE" 2>/dev/null | cut -f1))"
-timed base base_image
 if want build; then
+    timed base base_image
     timed build build
 fi
 podman image exists "$IMAGE" || fail "no image $IMAGE (run the build step)"
