@@ -79,6 +79,7 @@ cleanup() {
     log "total: $(($(date +%s) - TOTAL_START)) s (exit $rc)"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM # so the cleanup runs on Ctrl-C and kill too
 
 # ----------------------------------------------------------------------------- tools
 install_tools() {
