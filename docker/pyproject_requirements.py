@@ -1,10 +1,8 @@
 """Print gdl's requirements from ``pyproject.toml``, one per line, for ``pip install -r``.
 
-The Dockerfiles run this on the copied ``pyproject.toml`` *before* they copy gdl's source,
-so the slow dependency layer is rebuilt only when ``pyproject.toml`` changes, never when
-code or notebooks do. ``pyproject.toml`` stays the one source of truth for every pin: this
-script only reads it, and the images finish with ``pip install ".[lab,kaggle]"``, which
-checks the installed set against ``pyproject.toml`` again.
+``docker/lock_requirements.py`` starts from this list when it resolves the images' lock files
+(``docker/requirements-{cpu,gpu}.txt``); ``pyproject.toml`` stays the one source of truth for
+every requirement, and this script only reads it.
 
     python docker/pyproject_requirements.py pyproject.toml --extras lab,kaggle [--cuda]
 

@@ -5,7 +5,9 @@ Specification JSON schema (``tests/fixtures/compose-spec.json``, see ``tests/fix
 the safety properties (ports on 127.0.0.1 only, Jupyter token required and not disabled, no
 privileged mode or added capabilities, non-root user, no secrets in images or the build
 context, GPU only in the GPU variant); and that the versions the images install cannot drift
-from ``pyproject.toml``. What it cannot cover: building the images and running them.
+from ``pyproject.toml`` (the lock files ``docker/requirements-{cpu,gpu}.txt`` satisfy it).
+Building the CPU image and running it is ``docker/test-image.sh`` (``.ci/run`` calls it after
+pytest); here only its failure path is checked, with stand-in tools.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import copy
 import importlib.metadata
 import importlib.util
+import os
 import posixpath
 import re
 import shlex
@@ -42,12 +45,16 @@ def pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
-def load_requirements_helper():
-    path = ROOT / "docker" / "pyproject_requirements.py"
-    spec = importlib.util.spec_from_file_location("pyproject_requirements", path)
+def load_docker_module(name: str):
+    path = ROOT / "docker" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_requirements_helper():
+    return load_docker_module("pyproject_requirements")
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:
@@ -77,6 +84,8 @@ def pip_installs(path: Path) -> list[list[str]]:
         if keyword != "RUN":
             continue
         for command in re.split(r"&&|\|\||;", args):
+            if "pip" not in command.split():
+                continue
             words = shlex.split(command.split(">")[0])
             if words[:2] == ["pip", "install"] or words[1:3] == ["-m", "pip"]:
                 found.append(words[words.index("install") + 1 :])
@@ -283,34 +292,35 @@ def test_base_image_is_pinned_by_tag(variant):
 
 
 def test_gpu_dockerfile_is_the_cpu_one_plus_cuda():
-    """Everything but the GPU ENV line and `--cuda` is identical, so fixes reach both images."""
+    """Everything but the GPU ENV line and the lock file is identical: fixes reach both."""
     cpu = instructions(DOCKERFILES["cpu"])
     gpu = instructions(DOCKERFILES["gpu"])
     gpu_env = [(k, a) for k, a in gpu if k == "ENV" and "TF_FORCE_GPU_ALLOW_GROWTH" in a]
     assert len(gpu_env) == 1
-    rest = [(k, a.replace(" --cuda", "")) for k, a in gpu if (k, a) not in gpu_env]
-    assert rest == cpu
-    assert sum("--cuda" in a for _, a in gpu) == 1
-    assert not any("--cuda" in a for _, a in cpu)
+    rest = [(k, a.replace("requirements-gpu.txt", "requirements-cpu.txt")) for k, a in gpu]
+    assert [step for step in rest if step not in gpu_env] == cpu
+    assert sum("requirements-gpu.txt" in a for _, a in gpu) == 1
+    assert not any("requirements-gpu.txt" in a for _, a in cpu)
 
 
 @pytest.mark.parametrize("variant", sorted(DOCKERFILES))
-def test_pip_installs_only_what_pyproject_pins(variant):
-    """No version is written in a Dockerfile: deps come from pyproject, then `.[extras]`."""
+def test_pip_installs_only_the_lock_and_gdl(variant):
+    """No version is written in a Dockerfile: the hashed lock file, then gdl without deps."""
     path = DOCKERFILES[variant]
     installs = pip_installs(path)
     positional = [[w for w in args if not w.startswith("-")] for args in installs]
-    assert positional == [["requirements.txt"], [f".[{','.join(EXTRAS)}]"]], installs
+    assert positional == [["requirements.txt"], ["."]], installs
     assert installs[0][-2:] == ["-r", "requirements.txt"]
+    assert "--require-hashes" in installs[0]
     for args in installs:
-        assert "--no-cache-dir" in args
-    runs = [a for k, a in instructions(path) if k == "RUN"]
-    generate = [a for a in runs if "pyproject_requirements.py" in a]
-    assert len(generate) == 1
-    assert f"--extras {','.join(EXTRAS)}" in generate[0]
-    assert "> requirements.txt" in generate[0]
-    assert ("--cuda" in generate[0]) == (variant == "gpu")
-    assert any("pip check" in a for a in runs)
+        assert "--no-cache-dir" in args and "--no-deps" in args
+    steps = instructions(path)
+    copies = [a for k, a in steps if k == "COPY"]
+    assert f"docker/requirements-{variant}.txt requirements.txt" in copies
+    runs = [a for k, a in steps if k == "RUN"]
+    # pip check tolerates exactly one message: tensorflow-cpu standing in for tensorflow.
+    (check,) = [a for a in runs if "pip check" in a]
+    assert "requires tensorflow, which is not installed" in check and "grep -v" in check
 
 
 @pytest.mark.parametrize("variant", sorted(DOCKERFILES))
@@ -319,8 +329,22 @@ def test_dependencies_are_installed_before_the_source_is_copied(variant):
     deps = next(i for i, (k, a) in enumerate(steps) if k == "RUN" and "-r requirements.txt" in a)
     copies = [i for i, (k, a) in enumerate(steps) if k == "COPY"]
     first_copy = [a for k, a in steps if k == "COPY"][0]
-    assert first_copy.split()[:-1] == ["pyproject.toml", "docker/pyproject_requirements.py"]
+    assert first_copy == f"docker/requirements-{variant}.txt requirements.txt"
     assert all(i < deps for i in copies[:1]) and all(i > deps for i in copies[1:])
+
+
+def test_pip_check_filter_lets_only_tensorflow_cpu_through():
+    """The Dockerfile's `pip check` filter, run on pip's real messages."""
+    (check,) = [a for k, a in instructions(DOCKERFILES["cpu"]) if k == "RUN" and "pip check" in a]
+    pipeline = check[check.index("{ pip check") :].replace("pip check", "printf '%s' \"$OUT\"", 1)
+    ok = "tf-keras 2.21.0 requires tensorflow, which is not installed.\n"
+    ok += "gdl 0.1.0 requires tensorflow, which is not installed.\n"
+    bad = ok + "gdl 0.1.0 has requirement keras<3.16,>=3.15, but you have keras 3.16.0.\n"
+    for out, status in ((ok, 0), ("No broken requirements found.\n", 0), (bad, 1)):
+        result = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", pipeline], env={**os.environ, "OUT": out}
+        )
+        assert result.returncode == status, out
 
 
 @pytest.mark.parametrize("variant", sorted(DOCKERFILES))
@@ -639,3 +663,100 @@ def test_interpolation_helper():
     with pytest.raises(InterpolationError, match="E: nope"):
         interpolate("${E:?nope}", env)
     assert interpolate("${E?nope}", env) == ""
+
+
+# --------------------------------------------------------------------------- lock files
+
+
+def test_lock_files_satisfy_pyproject():
+    """docker/requirements-{cpu,gpu}.txt still fit pyproject.toml (offline check)."""
+    lock = load_docker_module("lock_requirements")
+    for variant in lock.VARIANTS:
+        assert lock.problems(variant) == [], "run: python docker/lock_requirements.py"
+
+
+@pytest.mark.parametrize("variant", ["cpu", "gpu"])
+def test_lock_files_pin_every_package_with_a_hash(variant):
+    lock = load_docker_module("lock_requirements")
+    text = lock.lock_path(variant).read_text(encoding="utf-8")
+    entries = re.findall(r"^(\S+)==(\S+) \\\n    --hash=sha256:([0-9a-f]{64})$", text, re.M)
+    pins = lock.read_lock(lock.lock_path(variant))
+    assert entries and len(entries) == len(pins)
+    names = {lock._canonical(n) for n, _, _ in entries}
+    if variant == "cpu":
+        assert "tensorflow-cpu" in names and "tensorflow" not in names
+        assert not any(n.startswith("nvidia-") for n in names), "CUDA wheels in the CPU image"
+    else:
+        assert "tensorflow" in names and "tensorflow-cpu" not in names
+        assert any(n.startswith("nvidia-cudnn") for n in names)
+    # The same versions in both images, wherever a package is in both.
+    other = lock.read_lock(lock.lock_path("gpu" if variant == "cpu" else "cpu"))
+    assert {n: v for n, v in pins.items() if n in other} == {
+        n: v for n, v in other.items() if n in pins
+    }
+
+
+def test_lock_check_catches_a_pyproject_edit(tmp_path):
+    lock = load_docker_module("lock_requirements")
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    edited = tmp_path / "pyproject.toml"
+    edited.write_text(text.replace('"keras>=3.15,<3.16"', '"keras>=3.16"'), encoding="utf-8")
+    assert any("keras==" in p for p in lock.problems("cpu", edited))
+    edited.write_text(text.replace('"cma>=4.0",', '"cma>=4.0", "not-a-locked-package",'))
+    assert any("not-a-locked-package is not locked" in p for p in lock.problems("gpu", edited))
+    assert lock.wanted("cpu")[1].startswith("tensorflow-cpu==")
+
+
+# --------------------------------------------------------------------------- test-image.sh
+
+
+def fake_tools(tmp_path: Path, buildah_status: int) -> tuple[dict, Path]:
+    """Stand-ins for buildah/podman/runc/debootstrap that log their calls."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    scripts = {
+        "buildah": f'echo "E: Unable to locate package musescoer3"; exit {buildah_status}',
+        # every image and container "exists", so the script reaches its cleanup of both
+        "podman": 'case "$1 $2" in "image inspect") echo 123;; esac; exit 0',
+        "runc": "exit 0",
+        "debootstrap": "exit 1",
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{calls}"\n{body}\n')
+        path.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.update(GDL_CI_CACHE=str(tmp_path / "cache"), GDL_CI_PYTHON=sys.executable)
+    return env, calls
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="bash script")
+def test_test_image_script_fails_when_the_build_fails(tmp_path):
+    """A broken Dockerfile (buildah exits 1) fails the script, naming the step, and every
+    container the script may have started is removed on the way out."""
+    env, calls = fake_tools(tmp_path, buildah_status=1)
+    result = subprocess.run(
+        ["bash", str(ROOT / "docker" / "test-image.sh")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED in step build" in result.stderr
+    assert "musescoer3" in result.stdout  # the build's own message reaches the log
+    log = calls.read_text()
+    assert "buildah bud --isolation chroot --network host --pull=never" in log
+    assert "-f docker/Dockerfile" in log
+    assert re.search(r"podman rm -f -t 2 gdl-ci-\d+-lab", log)
+    assert re.search(r"podman rm -f -t 2 gdl-ci-\d+-tb", log)
+    assert "podman run" not in log  # no check ran after the failed build
+
+
+def test_test_image_script_is_valid_bash():
+    result = subprocess.run(["bash", "-n", str(ROOT / "docker" / "test-image.sh")])
+    assert result.returncode == 0
+
+
+@pytest.mark.parametrize("gpu", [False, True], ids=["cpu", "gpu"])
+def test_services_build_and_run_for_amd64(gpu):
+    """Box2D has no Linux arm64 wheel: compose asks for amd64 instead of failing late."""
+    for name, service in model(gpu)["services"].items():
+        assert service.get("platform") == "linux/amd64", name
