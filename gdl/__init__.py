@@ -30,7 +30,7 @@ from gdl.config import data_dir, pick, runs_dir, smoke_mode
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("callbacks", "cli", "data", "layers", "metrics", "models", "music",
+_SUBPACKAGES = ("callbacks", "cli", "data", "distribute", "layers", "metrics", "models", "music",
                 "plotting", "world_models")  # fmt: skip
 
 # Every module (or lazily exporting package) that defines ``register_keras_serializable``
