@@ -121,3 +121,54 @@ def cmaes_generation():
         200 * max(compute + overhead, driver) / 3600
     )
     return rows
+
+
+_STEP_TIMES = r"""
+import json, time, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras, numpy as np
+import gdl.distribute
+from gdl.models import VAE
+
+x = np.random.default_rng(0).random((2000, 32, 32, 1), dtype="float32")
+models = {}
+for n in (1, 2):
+    with gdl.distribute.data_parallel(n):
+        keras.utils.set_random_seed(0)
+        m = VAE(image_shape=(32, 32, 1), latent_dim=2)
+        m.compile(optimizer="adam")
+        m.fit(x[:200], batch_size=100, epochs=1, verbose=0)  # trace
+        models[n] = m
+times = {1: [], 2: []}
+for _ in range(3):
+    for n, m in models.items():
+        t0 = time.perf_counter()
+        m.fit(x, batch_size=100, epochs=1, verbose=0, shuffle=False)
+        times[n].append((time.perf_counter() - t0) / 20)
+print("RESULT " + json.dumps({n: sorted(t)[1] for n, t in times.items()}))
+"""
+
+
+@benchmark
+def train_step_devices():
+    """Book VAE (32x32x1, latent 2), global batch 100: one train step on 1 device vs 2
+    simulated CPU devices (2 logical CPUs of TensorFlow on the same 2 cores, MirroredStrategy),
+    20 steps per epoch, alternated 3 rounds, median. WGAN-GP: not data-parallel yet."""
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-c", _STEP_TIMES], env=env, capture_output=True,
+                         text=True, check=True, timeout=1200)  # fmt: skip
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT "))
+    t = {int(k): v for k, v in json.loads(line.removeprefix("RESULT ")).items()}
+    return {
+        "setup": "VAE book size, global batch 100, TF MirroredStrategy over 2 logical CPUs "
+        "(same 2 physical cores: correctness, not speed), median of 3 alternated epochs",
+        "load": _load(),
+        "step, 1 device (ms)": t[1] * 1e3,
+        "step, 2 simulated devices (ms)": t[2] * 1e3,
+        "2 / 1": t[2] / t[1],
+    }
