@@ -32,8 +32,8 @@ from gdl.config import data_dir, pick, runs_dir, smoke_mode
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("book", "callbacks", "cli", "data", "errors", "layers", "metrics", "models",
-                "music", "plotting", "world_models")  # fmt: skip
+_SUBPACKAGES = ("book", "callbacks", "cli", "data", "distribute", "errors", "layers",
+                "metrics", "models", "music", "plotting", "world_models")  # fmt: skip
 
 # Every module (or lazily exporting package) that defines ``register_keras_serializable``
 # classes; names that do not exist are skipped.

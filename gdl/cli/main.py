@@ -1,6 +1,6 @@
 """The ``gdl`` command line: the same models as the notebooks, headless.
 
-    gdl train MODEL [--data NAME] [--epochs N] [--resume] ...
+    gdl train MODEL [--data NAME] [--epochs N] [--resume] [--devices N] ...
     gdl sample MODEL [--model runs/MODEL/model.keras] [--out FILE] [--num N]
     gdl data list | check NAME | download NAME | fixtures DIR
     gdl world-models collect|train-vae|train-rnn|train-controller|evaluate|all [options]
@@ -48,6 +48,10 @@ def _train_parser(sub, recipes) -> None:
         p.add_argument(
             "--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras fit verbosity"
         )
+        p.add_argument(
+            "--devices", type=int, default=1,
+            help="train data-parallel on N GPUs (TensorFlow/JAX); --batch-size is the global batch",
+        )  # fmt: skip
         cls.add_arguments(p)
 
 
@@ -68,6 +72,7 @@ def _sample_parser(sub, recipes) -> None:
             resume=False,
             overwrite=False,
             verbose=0,
+            devices=1,
         )
         cls.add_arguments(p)
 

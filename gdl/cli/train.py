@@ -24,6 +24,7 @@ import keras
 from gdl.callbacks import EpochCheckpoint, SampleEveryEpoch, restore_checkpoint
 from gdl.cli.recipes.base import Recipe
 from gdl.config import runs_dir, smoke_mode
+from gdl.distribute import check_data_parallel, data_parallel
 from gdl.errors import RunError
 
 
@@ -33,7 +34,15 @@ def run_directory(recipe: Recipe, args: argparse.Namespace) -> Path:
 
 
 def train(recipe: Recipe, args: argparse.Namespace) -> dict:
-    """Train ``recipe`` as ``gdl train`` does; return a summary dict (paths, epochs, last logs)."""
+    """Train ``recipe`` as ``gdl train`` does; return a summary dict (paths, epochs, last logs).
+
+    ``args.devices`` > 1: the whole run (build, compile, fit, samples) inside
+    :func:`gdl.distribute.data_parallel`."""
+    with data_parallel(getattr(args, "devices", 1) or 1):
+        return _train(recipe, args)
+
+
+def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     run_dir = run_directory(recipe, args)
     ckpt_dir = run_dir / "checkpoints"
     if (
@@ -52,6 +61,7 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict:
 
     data = recipe.load_data(args)
     model = recipe.build(args, data)
+    check_data_parallel(model, getattr(args, "devices", 1) or 1)
     epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.epochs)
     initial_epoch = restore_checkpoint(model, ckpt_dir) if args.resume else 0
     if args.resume:

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from gdl.distribute import global_batch_loss
 from gdl.layers.sampling import Sampling
 from gdl.models.inference import predict_numpy, to_numpy
 from gdl.models.optimizers import BookCompile
@@ -175,7 +176,7 @@ class EncoderDecoderModel(keras.Model):
     def _total_with_regularisers(self, total):
         if self.losses:
             total = total + ops.sum(ops.stack(self.losses))
-        return total
+        return global_batch_loss(total)  # a replica's share under tf.distribute
 
     def get_config(self):
         config = super().get_config()

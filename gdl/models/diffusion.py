@@ -27,6 +27,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.backend import compile_loop
+from gdl.distribute import global_batch_loss
 from gdl.layers.unet import unet
 from gdl.metrics import KID
 from gdl.models.optimizers import BookCompile
@@ -211,7 +212,7 @@ class DiffusionModel(BookCompile, keras.Model):
             noise = keras.random.normal((batch, *self.image_shape), seed=self.seed_generator)
             generated = self.denormalize(self.reverse_diffusion(noise, self.kid_diffusion_steps))
             self.kid.update_state(x, generated)
-        return loss
+        return global_batch_loss(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         metrics = self.metrics if self._evaluating else self.metrics[:1]

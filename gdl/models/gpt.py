@@ -41,6 +41,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from gdl.distribute import global_batch_loss
 from gdl.generation import Generation, Sampler, decode, prompt_buffer, top_candidates
 from gdl.layers.embeddings import TokenAndPositionEmbedding
 from gdl.layers.transformer import run_cached_blocks, transformer_blocks
@@ -159,7 +160,8 @@ class GPT(BookCompile, keras.Model):
         mask = ops.cast(ops.logical_or(ops.not_equal(y, 0), ops.not_equal(x, 0)), logits.dtype)
         if sample_weight is not None:
             mask = mask * ops.cast(sample_weight, mask.dtype)
-        return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+        count = ops.sum(mask)  # differs between replicas: weighted by the global count
+        return global_batch_loss(ops.sum(per_token * mask) / ops.maximum(count, 1.0), count)
 
     # -- text <-> ids --------------------------------------------------------------------
     def _require_tokenizer(self):

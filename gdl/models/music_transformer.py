@@ -34,6 +34,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from gdl.distribute import global_batch_loss
 from gdl.generation import Generation, Sampler, decode
 from gdl.layers.embeddings import TokenAndPositionEmbedding
 from gdl.layers.transformer import run_cached_blocks, transformer_blocks
@@ -218,7 +219,7 @@ class MusicTransformer(BookCompile, keras.Model):
         dur_loss = ops.mean(sce(y_durs, dur_logits, from_logits=True))
         self.note_loss_tracker.update_state(note_loss)
         self.duration_loss_tracker.update_state(dur_loss)
-        return note_loss + dur_loss
+        return global_batch_loss(note_loss + dur_loss)
 
     # -- tokens ---------------------------------------------------------------------------
     def _require_vocabularies(self):

@@ -30,6 +30,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.backend import compile_loop
+from gdl.distribute import global_batch_loss
 from gdl.distributions import (
     discretized_logistic_mixture_log_prob,
     sample_discretized_logistic_mixture,
@@ -114,7 +115,7 @@ class _AutoregressiveImage(BookCompile, keras.Model):
             x = x[..., None]
         nll = self._nll_per_pixel(ops.cast(x, "float32"), y_pred)  # (B, H, W, 1) nats
         self.bpd_tracker.update_state(ops.mean(nll) / LN2)
-        return self._reduce_loss(nll)
+        return global_batch_loss(self._reduce_loss(nll))
 
     def bits_per_dim(self, x, batch_size: int = 256) -> float:
         """Mean negative log-likelihood of ``x`` in bits per pixel (no dropout)."""

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from gdl.distribute import global_batch_loss
 from gdl.layers.coupling import Coupling
 from gdl.models.optimizers import BookCompile
 
@@ -167,7 +168,7 @@ class RealNVP(BookCompile, keras.Model):
             loss = loss + ops.sum(ops.stack(self.losses))
         self.loss_tracker.update_state(loss)
         self.nll_tracker.update_state(nll)
-        return loss
+        return global_batch_loss(loss)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         return {m.name: m.result() for m in self.metrics}

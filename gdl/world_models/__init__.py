@@ -26,6 +26,8 @@ _EXPORTS = {
     "Controller": "controller",
     "CMAES": "cmaes",
     "Evaluator": "cmaes",
+    "RayEvaluator": "ray_evaluator",
+    "make_evaluator": "cmaes",
     "train_controller": "cmaes",
     "DreamEnv": "dream",
     "from_models": "dream",

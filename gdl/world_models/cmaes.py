@@ -10,7 +10,9 @@ and the final agent scores 906 ± 21 over 100 trials (paper).
 whole state atomically after every generation, so :func:`train_controller` resumes
 where it stopped. :class:`Evaluator` runs candidates in spawned worker processes that
 hold NumPy copies of V and M (:mod:`gdl.world_models.agent`), in the real CarRacing
-or in the dream (:class:`~gdl.world_models.dream.DreamEnv`).
+or in the dream (:class:`~gdl.world_models.dream.DreamEnv`);
+:class:`~gdl.world_models.ray_evaluator.RayEvaluator` runs the same tasks on Ray actors
+(one machine or a cluster), and :func:`make_evaluator` picks one of the two.
 """
 
 from __future__ import annotations
@@ -220,20 +222,41 @@ class Evaluator:
             for j, s in enumerate(seeds)
         ]
         table = np.zeros(len(tasks))
-        if self._pool is not None:
-            results = self._pool.imap_unordered(_evaluate_task, tasks, chunksize=1)
-        else:
-            if not _WORKER or _WORKER.get("mode") != self.mode:
-                _init_worker(self.weights, self.mode, self.options, limit_threads=False)
-            with single_thread_blas():
-                results = list(map(_evaluate_task, tasks))
-        for k, reward in results:
+        for k, reward in self._run(tasks):
             table[k] = reward
         return table.reshape(len(candidates), len(seeds))
+
+    def _run(self, tasks):
+        """``(index, reward)`` of every ``(index, params, seed)`` task, in any order."""
+        if self._pool is not None:
+            return self._pool.imap_unordered(_evaluate_task, tasks, chunksize=1)
+        if not _WORKER or _WORKER.get("mode") != self.mode:
+            _init_worker(self.weights, self.mode, self.options, limit_threads=False)
+        with single_thread_blas():
+            return list(map(_evaluate_task, tasks))
 
     def __call__(self, candidates, seeds) -> np.ndarray:
         """Mean reward of each candidate over the rollouts with ``seeds`` (same seeds for all)."""
         return self.rewards(list(candidates), seeds).mean(axis=1)
+
+
+def make_evaluator(
+    weights: dict,
+    mode: str = "real",
+    workers: int = 2,
+    ray_address: str | None = None,
+    **options,
+) -> Evaluator:
+    """An :class:`Evaluator` (``workers`` local processes), or with ``ray_address``
+    (``"auto"``, ``"host:6379"``, ``"ray://host:10001"``, or ``"local"`` for a fresh
+    instance on this machine) a :class:`~gdl.world_models.ray_evaluator.RayEvaluator`
+    with one actor per CPU of the cluster. Same tasks, same seeds, same rewards."""
+    if ray_address:
+        from gdl.world_models.ray_evaluator import RayEvaluator
+
+        address = None if ray_address == "local" else ray_address
+        return RayEvaluator(weights, mode, address=address, **options)
+    return Evaluator(weights, mode, workers, **options)
 
 
 def train_controller(

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from gdl.distribute import global_batch_loss
 from gdl.layers.mdn import MDNHead, mdn_nll, mdn_sample
 from gdl.models.optimizers import BookCompile
 
@@ -95,8 +96,8 @@ class MDNRNN(BookCompile, keras.Model):
         done_bce = ops.sum(bce * mask) / denom
         total = z_nll + self.reward_weight * reward_mse + self.done_weight * done_bce
         for name, value in zip(self.trackers, (total, z_nll, reward_mse, done_bce)):
-            self.trackers[name].update_state(value)
-        return total
+            self.trackers[name].update_state(value, sample_weight=denom)  # per step
+        return global_batch_loss(total, ops.sum(mask))  # replicas hold unequal steps
 
     def initial_state(self, batch_size: int = 1):
         """Zero LSTM state ``(h, c)``, each ``(batch_size, hidden_units)``."""

@@ -17,6 +17,8 @@ MDN-RNN, train the controller with CMA-ES), each writing into one run folder
     real_episode.gif/.png, dream.gif/.png          (an episode and a dream, GIF + strip)
 
 Every stage skips finished work, so rerunning a killed command continues it.
+``--ray-address auto|HOST:PORT|local`` runs the controller's rollouts (train-controller,
+evaluate) on Ray actors, one per CPU of the cluster, instead of ``--workers`` processes.
 Defaults are the paper's (10,000 episodes, population 64, 16 rollouts, 200
 generations); ``GDL_SMOKE=1`` or ``--smoke`` selects a tiny run.
 """
@@ -51,6 +53,7 @@ class WorldModelsConfig:
     episodes: int = 10000
     max_steps: int = 1000
     workers: int = 2
+    ray_address: str | None = None
     seed: int = 0
     z_dim: int = 32
     vae_epochs: int = 10
@@ -314,7 +317,7 @@ def plot_reward_curve(history: list[dict], path: Path) -> Path:
 
 def train_controller(run_dir, cfg: WorldModelsConfig):
     """CMA-ES on the 867 controller parameters (real CarRacing or the dream), resumable."""
-    from gdl.world_models.cmaes import Evaluator
+    from gdl.world_models.cmaes import make_evaluator
     from gdl.world_models.cmaes import train_controller as _cma_loop
 
     run_dir = Path(run_dir)
@@ -332,7 +335,7 @@ def train_controller(run_dir, cfg: WorldModelsConfig):
         _write_json(out / "history.json", es.history)
         plot_reward_curve(es.history, out / "reward_curve.png")
 
-    with Evaluator(weights, cfg.mode, cfg.workers, **options) as evaluator:
+    with make_evaluator(weights, cfg.mode, cfg.workers, cfg.ray_address, **options) as evaluator:
         es = _cma_loop(
             evaluator,
             out / "cma_state.pkl",
@@ -392,7 +395,7 @@ def dream_frames(
 def evaluate(run_dir, cfg: WorldModelsConfig) -> dict:
     """Mean ± std reward of the controller and of the random policy on the same seeds."""
     from gdl.world_models.agent import NumpyWorldModel, WorldModelAgent
-    from gdl.world_models.cmaes import Evaluator, single_thread_blas
+    from gdl.world_models.cmaes import make_evaluator, single_thread_blas
 
     run_dir = Path(run_dir)
     params_path = run_dir / "controller" / "params.npy"
@@ -405,7 +408,7 @@ def evaluate(run_dir, cfg: WorldModelsConfig) -> dict:
     # episodes as long as the controller's (CarRacing's 1000 steps by default), not the
     # collection's max_steps, which only bounds the random data for V and M
     steps = cfg.controller_max_steps
-    with Evaluator(weights, "real", cfg.workers, max_steps=steps) as ev:
+    with make_evaluator(weights, "real", cfg.workers, cfg.ray_address, max_steps=steps) as ev:
         table = ev.rewards([params, None], seeds)
     result = {"seeds": seeds, "max_steps": steps}
     for name, row in zip(("controller", "random"), table):
@@ -481,6 +484,14 @@ def add_parser(sub) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "mode":
             p.add_argument(flag, choices=("real", "dream"), help="train C in CarRacing or dream")
+            continue
+        if f.name == "ray_address":
+            p.add_argument(
+                flag,
+                metavar="ADDRESS",
+                help="run rollouts on a Ray cluster: auto, HOST:PORT, ray://HOST:PORT, "
+                "or local (a fresh instance here); default: --workers processes",
+            )
             continue
         default = getattr(book, f.name)
         if f.name.endswith("learning_rate"):  # None: the model's book_learning_rate

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from gdl.distribute import global_batch_loss
 from gdl.layers.sampling import Sampling
 from gdl.models.inference import predict_numpy, to_numpy
 from gdl.models.optimizers import BookCompile
@@ -108,7 +109,7 @@ class WorldModelVAE(BookCompile, keras.Model):
         self.total_loss_tracker.update_state(total)
         self.reconstruction_loss_tracker.update_state(reconstruction)
         self.kl_loss_tracker.update_state(kl)
-        return total
+        return global_batch_loss(total)
 
     def _check(self, frames):
         frames = to_numpy(frames, dtype=None)
