@@ -369,7 +369,11 @@ GENERATE = {
     "WorldModelVAE": lambda m, s: m.generate(3, seed=s),
     "PixelCNN": lambda m, s: m.generate(3, seed=s),
     "PixelCNNMixture": lambda m, s: m.generate(3, seed=s),
-}
+    "GPT": lambda m, s: m.generate([[1, 2]], max_tokens=10, seed=s, num=3,
+                                   stop_at_end=False).tokens,
+    "LSTMTextGenerator": lambda m, s: m.generate([[1, 2]], max_tokens=10, seed=s, num=3,
+                                                 stop_at_end=False).tokens,
+}  # fmt: skip
 
 
 def check_generate(case, model=None):
