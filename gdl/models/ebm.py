@@ -304,6 +304,7 @@ class EBM(B.TrainingState, keras.Model):
 
     def _train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
+        real = ops.convert_to_tensor(real, "float32")  # torch's train_on_batch passes NumPy
         self._check(real)
         real = real + keras.random.normal(ops.shape(real), stddev=self.noise,
                                           seed=self.seed_generator)  # fmt: skip
@@ -327,6 +328,7 @@ class EBM(B.TrainingState, keras.Model):
 
     def _test_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
+        real = ops.convert_to_tensor(real, "float32")
         fake = keras.random.uniform(ops.shape(real), -1.0, 1.0, seed=self.seed_generator)
         real_out, fake_out = self._scores(real, fake, training=False)
         cdiv = ops.mean(fake_out) - ops.mean(real_out)
