@@ -136,15 +136,12 @@ def save_for_fresh_process(case: Case, obj, x, folder: Path) -> dict:
             isinstance(x, (list, tuple)), "forward": expression, "tol": case.tol}  # fmt: skip
 
 
-FRESH = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import gdl  # the only gdl import: registration must come from it
-    import keras
-
-    folder = sys.argv[1]
-    manifest = json.load(open(f"{folder}/manifest.json"))
+def check_saved(folder: Path, manifest: list[dict], tol_floor: float = 0.0) -> list[str]:
+    """Load every saved case of ``manifest`` from ``folder`` and compare its outputs with
+    the expected ones (tolerance: the case's, at least ``tol_floor``; 0 means exact).
+    Returns the failures as lines. Used in the fresh process and across backends (a
+    ``.keras`` saved on one backend, loaded on another, with ``tol_floor`` for float
+    rounding differences between the backends' kernels)."""
     failures = []
     for entry in manifest:
         name = entry["name"]
@@ -153,40 +150,55 @@ FRESH = textwrap.dedent(
             inputs = np.load(f"{folder}/{name}.inputs.npz")
             xs = [inputs[f"arr_{i}"] for i in range(len(inputs.files))]
             x = xs if entry["list_input"] else xs[0]
-            out = eval(entry["forward"], {"keras": keras, "np": np}, {"m": model, "x": x})
-            got = [np.asarray(keras.ops.convert_to_numpy(t)) for t in keras.tree.flatten(out)]
+            got = run_forward(model, x, entry["forward"])
             want = np.load(f"{folder}/{name}.expected.npz")
             want = [want[f"arr_{i}"] for i in range(len(want.files))]
-            assert len(got) == len(want), f"{len(got)} outputs, expected {len(want)}"
-            for g, w in zip(got, want):
-                if entry["tol"]:
-                    np.testing.assert_allclose(g, w, atol=entry["tol"], rtol=entry["tol"])
-                else:
-                    np.testing.assert_array_equal(g, w)
+            _assert_same(got, want, max(entry["tol"], tol_floor), name)
             if entry["class"] not in {type(model).__name__} | {
                 type(layer).__name__ for layer in model._flatten_layers()
             }:
                 raise AssertionError(f"loaded model has no {entry['class']}")
         except Exception as exc:
             failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:400]}")
-    print(json.dumps({"checked": len(manifest), "failures": failures}))
+    return failures
+
+
+FRESH = textwrap.dedent(
+    """
+    import json, sys
+    import gdl  # the only gdl import: registration must come from it
+    from tests.harness import check_saved  # keras and numpy only
+
+    folder = sys.argv[1]
+    manifest = json.load(open(f"{folder}/manifest.json"))
+    print(json.dumps({"checked": len(manifest), "failures": check_saved(folder, manifest)}))
     """
 )
 
 
-def check_in_fresh_process(folder: Path, manifest: list[dict], timeout: int = 900) -> dict:
-    """Load every saved case in ONE new interpreter (``import gdl`` only); returns its report
-    ``{"checked": n, "failures": [...]}``."""
-    folder = Path(folder)
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+def run_python(code: str, *args, backend: str | None = None, timeout: int = 900):
+    """Run ``code`` in a new interpreter (on ``backend`` if given) with the repository on
+    the path; returns the last JSON line it prints (it must exit cleanly)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if backend:
+        env["KERAS_BACKEND"] = backend
     proc = subprocess.run(
-        [sys.executable, "-c", FRESH, str(folder)],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=folder,
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT,
     )  # fmt: skip
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-3000:]
     return json.loads(lines[-1])
+
+
+def check_in_fresh_process(
+    folder: Path, manifest: list[dict], timeout: int = 900, backend: str | None = None
+) -> dict:
+    """Load every saved case in ONE new interpreter (``import gdl`` only; on ``backend``
+    if given); returns its report ``{"checked": n, "failures": [...]}``."""
+    folder = Path(folder)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return run_python(FRESH, folder, backend=backend, timeout=timeout)
 
 
 def check_fit(case: Case, obj):

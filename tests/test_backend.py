@@ -46,6 +46,29 @@ CHECKS = textwrap.dedent(
     np.testing.assert_allclose(ops.convert_to_numpy(out), (z ** 3).sum(-1), rtol=1e-6)
     np.testing.assert_allclose(ops.convert_to_numpy(g), 3 * z ** 2, rtol=1e-6)
 
+    # value_and_grads: two losses of one pass, each w.r.t. its own variables
+    a, b = keras.Variable(2.0), keras.Variable(3.0)
+    (losses, aux), (ga, gb) = B.value_and_grads(lambda: ((a * b, a * a * b), 7), [[a], [b]],
+                                                has_aux=True)  # fmt: skip
+    assert aux == 7 and float(losses[0]) == 6.0 and float(losses[1]) == 12.0
+    assert float(ga[0]) == 3.0 and float(gb[0]) == 4.0  # d(ab)/da = b, d(a^2 b)/db = a^2
+
+    # variables assigned inside a gradient (a seed generator) are handed back
+    seed = keras.random.SeedGenerator(1)
+    state = ops.convert_to_numpy(seed.state.value).copy()
+    B.value_and_grad(lambda: ops.sum(keras.random.normal((2,), seed=seed)) * a, [a])
+    assert not np.array_equal(ops.convert_to_numpy(seed.state.value), state)
+    B.input_gradient(lambda t: t * keras.random.normal((2,), seed=seed), np.ones(2, "float32"))
+
+    # fori_loop with a seed generator's state: the draws of three eager steps
+    s1, s2 = keras.random.SeedGenerator(5), keras.random.SeedGenerator(5)
+    out = B.fori_loop(0, 3, lambda i, x: x + keras.random.normal((2,), seed=s1),
+                      ops.zeros((2,)), state=[s1.state])  # fmt: skip
+    want = sum(ops.convert_to_numpy(keras.random.normal((2,), seed=s2)) for _ in range(3))
+    np.testing.assert_allclose(ops.convert_to_numpy(out), want, rtol=1e-6)
+    np.testing.assert_array_equal(ops.convert_to_numpy(s1.state.value),
+                                  ops.convert_to_numpy(s2.state.value))  # fmt: skip
+
     if B.backend() == "tensorflow":
         B.require_tensorflow("x")
     else:

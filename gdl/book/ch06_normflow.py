@@ -29,7 +29,7 @@ def flow_figure(model, data, num_samples: int = 3000, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     x = data[rng.choice(len(data), size=min(num_samples, len(data)), replace=False)]
-    fx = np.asarray(model.forward(x)[0])
+    fx = np.asarray(model.to_latent(x)[0])
     z = rng.standard_normal((num_samples, model.input_dim)).astype("float32")
     gz = np.asarray(model.inverse(z))
     fig = Figure(figsize=(8, 8))

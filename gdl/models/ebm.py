@@ -7,41 +7,33 @@ with a little noise (:func:`langevin_sample`), started from a replay :class:`Buf
 
 Differences from the book, on purpose:
 
-* The buffer is a ring of TensorFlow variables with TF random ops, so ``fit`` runs as a
-  compiled graph (the book needs ``run_eagerly=True`` because its buffer is a Python list
+* The buffer is a ring of Keras variables updated with ``keras.ops`` and drawn from
+  with the model's ``SeedGenerator``, so ``fit`` runs as one compiled step on every
+  backend (the book needs ``run_eagerly=True`` because its buffer is a Python list
   sampled with NumPy/``random``). It still starts with 128 noise images and grows to
   ``buffer_size``, new samples replacing the oldest (the book prepends and truncates).
   Each image of a batch is fresh uniform noise with probability ``fresh_fraction``
   (the book draws ``binomial(128, 0.05)`` of them: the same distribution).
 * The buffer is training state, not weights: it is **not** saved with the model
   (``.keras`` or checkpoints); a loaded model starts a new buffer of noise.
-* ``train_step`` needs input gradients inside the training step, so it uses
-  ``tf.GradientTape``: TensorFlow backend only (a clear error elsewhere).
+* The step is written once in ``keras.ops``; the input gradients of the Langevin chain
+  and the weight gradients come from :mod:`gdl.backend` (``tf.GradientTape``, ``jax``
+  transforms inside a stateless ``jax.jit`` step, ``torch.autograd``), so ``fit`` and
+  ``generate`` run on TensorFlow, JAX and PyTorch.
 """
 
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
+from gdl import backend as B
 from gdl.models.optimizers import BookCompile
 
 BOOK = dict(
     image_size=32, channels=1, steps=60, step_size=10.0, noise=0.005, alpha=0.1,
     grad_clip=0.03, batch_size=128, buffer_size=8192,
 )  # fmt: skip
-
-
-def _require_tensorflow(what: str):
-    if keras.config.backend() != "tensorflow":
-        raise NotImplementedError(
-            f"{what} needs input gradients inside the training step and is written with "
-            f"tf.GradientTape; set KERAS_BACKEND=tensorflow (current backend: "
-            f"{keras.config.backend()})."
-        )
-    import tensorflow as tf
-
-    return tf
 
 
 def _seed_generator(seed):
@@ -69,14 +61,9 @@ def energy_network(image_size: int = 32, channels: int = 1, name: str = "ebm_net
 
 def score_gradients(network, x, grad_clip: float | None = 0.03):
     """``d score / d x`` per image, clipped elementwise to ``[-grad_clip, grad_clip]``."""
-    tf = _require_tensorflow("score_gradients")
-    x = tf.convert_to_tensor(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        score = network(x, training=False)
-    grads = tape.gradient(score, x)
+    _, grads = B.input_gradient(lambda t: network(t, training=False), x)
     if grad_clip is not None:
-        grads = tf.clip_by_value(grads, -grad_clip, grad_clip)
+        grads = ops.clip(grads, -grad_clip, grad_clip)
     return grads
 
 
@@ -94,81 +81,84 @@ def langevin_sample(
 
     Each step: ``x += N(0, noise)``, clip to [-1, 1]; ``x += step_size * clip(dscore/dx,
     ±grad_clip)``, clip to [-1, 1]. With ``return_steps`` the result has a leading axis
-    of length ``steps + 1`` (the start and every step). Runs as a ``tf.while_loop``, so
-    it compiles inside ``train_step``; ``seed`` is an int or a
+    of length ``steps + 1`` (the start and every step). The chain is one
+    :func:`gdl.backend.fori_loop` (a compiled loop inside ``train_step``, the noise's
+    seed-generator state carried through it on jax); ``seed`` is an int or a
     ``keras.random.SeedGenerator``.
     """
-    tf = _require_tensorflow("langevin_sample")
-    x = tf.convert_to_tensor(x0, dtype="float32")
+    x = ops.convert_to_tensor(x0, dtype="float32")
     seed = _seed_generator(seed)
 
     def step(x):
-        x = x + keras.random.normal(tf.shape(x), stddev=noise, seed=seed)
-        x = tf.clip_by_value(x, -1.0, 1.0)
+        x = x + keras.random.normal(ops.shape(x), stddev=noise, seed=seed)
+        x = ops.clip(x, -1.0, 1.0)
         x = x + step_size * score_gradients(network, x, grad_clip)
-        return tf.clip_by_value(x, -1.0, 1.0)
+        return ops.clip(x, -1.0, 1.0)
 
     if return_steps:
         history = [x]
         for _ in range(int(steps)):
             history.append(step(history[-1]))
-        return tf.stack(history)
-    _, x = tf.while_loop(lambda i, _: i < steps, lambda i, x: (i + 1, step(x)), (tf.constant(0), x))
-    return x
+        return ops.stack(history)
+    return B.fori_loop(0, steps, lambda i, x: step(x), x, state=[seed.state])
 
 
 class Buffer:
-    """Replay buffer of Langevin samples (the book's ``Buffer``), kept in TF variables.
+    """Replay buffer of Langevin samples (the book's ``Buffer``), kept in Keras variables.
 
     ``buffer_size`` images of ``shape``, of which the first ``count`` are filled; it starts
     with ``initial`` uniform-noise images (book: 128). :meth:`draw` returns ``n`` starting
     points: fresh U(-1, 1) noise with probability ``fresh_fraction`` each, otherwise a
     stored sample drawn uniformly with replacement. :meth:`push` stores new samples over
-    the oldest ones. Not saved with the model (training state, not weights).
+    the oldest ones. Backend-neutral: ``keras.ops`` on non-trainable ``keras.Variable``s,
+    randomness from ``seed`` (an int or a ``SeedGenerator``, e.g. the model's). Not saved
+    with the model (training state, not weights); :attr:`variables` lists its state.
     """
 
     def __init__(self, shape, buffer_size: int = 8192, fresh_fraction: float = 0.05,
-                 initial: int = 128, seed: int | None = None):  # fmt: skip
-        tf = _require_tensorflow("Buffer")
+                 initial: int = 128, seed=None):  # fmt: skip
         self.shape = tuple(int(s) for s in shape)
         self.buffer_size = int(buffer_size)
         self.fresh_fraction = float(fresh_fraction)
         initial = min(int(initial), self.buffer_size)
-        self.seed = keras.random.SeedGenerator(seed)
-        images = tf.concat(
+        self.seed = _seed_generator(seed)
+        images = ops.concatenate(
             [
-                tf.random.uniform((initial, *self.shape), -1.0, 1.0, seed=seed),
-                tf.zeros((self.buffer_size - initial, *self.shape)),
+                keras.random.uniform((initial, *self.shape), -1.0, 1.0, seed=self.seed),
+                ops.zeros((self.buffer_size - initial, *self.shape)),
             ],
             axis=0,
         )
-        self.images = tf.Variable(images, trainable=False, name="buffer_images")
-        self.count = tf.Variable(initial, trainable=False, dtype="int32", name="buffer_count")
-        self.position = tf.Variable(
+        self.images = keras.Variable(images, trainable=False, name="buffer_images")
+        self.count = keras.Variable(initial, trainable=False, dtype="int32", name="buffer_count")
+        self.position = keras.Variable(
             initial % self.buffer_size, trainable=False, dtype="int32", name="buffer_position"
         )
 
+    @property
+    def variables(self) -> list:
+        return [self.images, self.count, self.position]
+
     def draw(self, n: int, return_fresh: bool = False):
         """``n`` starting images (and, with ``return_fresh``, the boolean fresh mask)."""
-        import tensorflow as tf
-
         fresh = keras.random.uniform((n,), seed=self.seed) < self.fresh_fraction
         noise = keras.random.uniform((n, *self.shape), -1.0, 1.0, seed=self.seed)
-        idx = keras.random.randint((n,), 0, self.count, seed=self.seed)
-        stored = tf.gather(self.images, idx)
-        mask = tf.reshape(fresh, (n,) + (1,) * len(self.shape))
-        out = tf.where(mask, noise, stored)
+        # uniform integers in [0, count): floor(U * count) (count is a tensor)
+        count = ops.cast(self.count.value, "float32")
+        u = keras.random.uniform((n,), seed=self.seed)
+        idx = ops.minimum(ops.cast(ops.floor(u * count), "int32"), self.count.value - 1)
+        stored = ops.take(self.images.value, idx, axis=0)
+        mask = ops.reshape(fresh, (n,) + (1,) * len(self.shape))
+        out = ops.where(mask, noise, stored)
         return (out, fresh) if return_fresh else out
 
     def push(self, samples):
         """Store ``samples`` (ring order: oldest first to be replaced)."""
-        import tensorflow as tf
-
-        n = tf.shape(samples)[0]
-        idx = (self.position + tf.range(n)) % self.buffer_size
-        self.images.scatter_nd_update(tf.expand_dims(idx, 1), samples)
-        self.position.assign((self.position + n) % self.buffer_size)
-        self.count.assign(tf.minimum(self.count + n, self.buffer_size))
+        n = ops.shape(samples)[0]
+        idx = (self.position.value + ops.arange(n, dtype="int32")) % self.buffer_size
+        self.images.assign(ops.scatter_update(self.images.value, idx[:, None], samples))
+        self.position.assign((self.position.value + n) % self.buffer_size)
+        self.count.assign(ops.minimum(self.count.value + n, self.buffer_size))
 
     def sample(self, network, n: int, steps=60, step_size=10.0, noise=0.005, grad_clip=0.03):
         """The book's ``sample_new_exmps``: draw, run Langevin, push, return the samples."""
@@ -178,11 +168,19 @@ class Buffer:
         return x
 
 
+class _Chain:
+    """The compiled chain of :meth:`EBM.generate` and the generator it draws noise from
+    (a plain object, so Keras does not track the generator as the model's state)."""
+
+    def __init__(self, seed, run):
+        self.seed, self.run = seed, run
+
+
 @keras.saving.register_keras_serializable(package="gdl")
-class EBM(BookCompile, keras.Model):
+class EBM(BookCompile, B.TrainingState, keras.Model):
     """Contrastive-divergence training of :func:`energy_network` (the book's ``EBM``).
 
-    ``train_step`` (the book's, TensorFlow only): real images get ``N(0, noise)`` added;
+    ``train_step`` (the book's, on every backend): real images get ``N(0, noise)`` added;
     fakes come from the buffer after ``steps`` Langevin steps; one pass over
     ``concat([real, fake])`` gives scores; ``cdiv = mean(fake) - mean(real)``,
     ``reg = alpha * mean(real² + fake²)``, ``loss = cdiv + reg``. ``test_step`` scores
@@ -220,6 +218,7 @@ class EBM(BookCompile, keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._buffer = None
+        self._chain = None  # the compiled Langevin chain of generate (and its seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reg_tracker = keras.metrics.Mean(name="reg")
         self.cdiv_tracker = keras.metrics.Mean(name="cdiv")
@@ -238,6 +237,14 @@ class EBM(BookCompile, keras.Model):
             shape = (self.image_size, self.image_size, self.channels)
             self._buffer = Buffer(shape, self.buffer_size, self.fresh_fraction, seed=self.seed)
         return self._buffer
+
+    def training_state(self) -> list:
+        """The buffer's variables and seed (see :class:`gdl.backend.TrainingState`)."""
+        return [] if self._buffer is None else [*self._buffer.variables, self._buffer.seed.state]
+
+    def make_train_function(self, force=False):
+        self.buffer  # noqa: B018  (created eagerly, before the step is compiled)
+        return super().make_train_function(force)
 
     @property
     def metrics(self):
@@ -263,53 +270,73 @@ class EBM(BookCompile, keras.Model):
         """``num`` Langevin samples ``(num, H, W, C)`` in [-1, 1] (NumPy) from uniform noise
         (the book's ``ImageGenerator``: 1000 steps), or from ``x0`` when given. A fixed
         ``seed`` (an int, 0 included) gives the same images; ``return_steps`` adds a
-        leading axis with the start and every step."""
-        tf = _require_tensorflow("EBM.generate")
+        leading axis with the start and every step (an eager loop). The chain is compiled
+        once (:func:`gdl.backend.compile_loop`) for any number of steps and seed."""
         seed = self.seed_generator if seed is None else _seed_generator(seed)
         if x0 is None:
             shape = (num, self.image_size, self.image_size, self.channels)
             x0 = keras.random.uniform(shape, -1.0, 1.0, seed=seed)
-        run = tf.function(lambda x: langevin_sample(
-            self.network, x, steps, self.step_size, self.noise, self.grad_clip,
-            seed=seed, return_steps=return_steps))  # fmt: skip
-        return run(tf.convert_to_tensor(x0, "float32")).numpy()
+        x0 = ops.convert_to_tensor(x0, "float32")
+        if return_steps:
+            out = langevin_sample(self.network, x0, steps, self.step_size, self.noise,
+                                  self.grad_clip, seed=seed, return_steps=True)  # fmt: skip
+            return ops.convert_to_numpy(out)
+        if self._chain is None:
+            chain_seed = keras.random.SeedGenerator(0)  # its state is set before each run
+
+            def chain(x, n):
+                return langevin_sample(self.network, x, n, self.step_size, self.noise,
+                                       self.grad_clip, seed=chain_seed)  # fmt: skip
+
+            compiled = B.compile_loop([*self.network.variables, chain_seed.state], chain)
+            self._chain = _Chain(chain_seed, compiled)
+        self._chain.seed.state.assign(seed.next())
+        steps = ops.convert_to_tensor(int(steps), "int32")
+        return ops.convert_to_numpy(self._chain.run(x0, steps))
 
     def _scores(self, real, fake, training):
-        import tensorflow as tf
-
-        out = self.network(tf.concat([real, fake], axis=0), training=training)
-        n = tf.shape(real)[0]
+        out = self.network(ops.concatenate([real, fake], axis=0), training=training)
+        n = ops.shape(real)[0]
         return out[:n], out[n:]
 
-    def train_step(self, data):
-        tf = _require_tensorflow("EBM.train_step")
+    def train_step(self, *args):
+        return B.train_step(self, self._train_step, *args)
+
+    def test_step(self, *args):
+        return B.evaluate_step(self, self._test_step, *args)
+
+    def _train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
+        real = ops.convert_to_tensor(real, "float32")  # torch's train_on_batch passes NumPy
         self._check(real)
-        real = real + keras.random.normal(tf.shape(real), stddev=self.noise,
+        real = real + keras.random.normal(ops.shape(real), stddev=self.noise,
                                           seed=self.seed_generator)  # fmt: skip
-        real = tf.clip_by_value(real, -1.0, 1.0)
-        fake = self.buffer.sample(self.network, tf.shape(real)[0], self.steps, self.step_size,
+        real = ops.clip(real, -1.0, 1.0)
+        fake = self.buffer.sample(self.network, ops.shape(real)[0], self.steps, self.step_size,
                                   self.noise, self.grad_clip)  # fmt: skip
-        with tf.GradientTape() as tape:
+        fake = ops.stop_gradient(fake)
+
+        def loss_fn():
             real_out, fake_out = self._scores(real, fake, training=True)
-            cdiv = tf.reduce_mean(fake_out) - tf.reduce_mean(real_out)
-            reg = self.alpha * tf.reduce_mean(real_out**2 + fake_out**2)
-            loss = cdiv + reg
-        grads = tape.gradient(loss, self.network.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.network.trainable_variables))
-        for tracker, value in zip(self.metrics, (loss, reg, cdiv, tf.reduce_mean(real_out),
-                                                 tf.reduce_mean(fake_out))):  # fmt: skip
+            cdiv = ops.mean(fake_out) - ops.mean(real_out)
+            reg = self.alpha * ops.mean(real_out**2 + fake_out**2)
+            return cdiv + reg, (reg, cdiv, ops.mean(real_out), ops.mean(fake_out))
+
+        variables = self.network.trainable_variables
+        (loss, values), grads = B.value_and_grad(loss_fn, variables, has_aux=True)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        for tracker, value in zip(self.metrics, (loss, *values)):
             tracker.update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
-    def test_step(self, data):
-        tf = _require_tensorflow("EBM.test_step")
+    def _test_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
-        fake = keras.random.uniform(tf.shape(real), -1.0, 1.0, seed=self.seed_generator)
+        real = ops.convert_to_tensor(real, "float32")
+        fake = keras.random.uniform(ops.shape(real), -1.0, 1.0, seed=self.seed_generator)
         real_out, fake_out = self._scores(real, fake, training=False)
-        cdiv = tf.reduce_mean(fake_out) - tf.reduce_mean(real_out)
-        for tracker, value in zip(self.metrics[2:], (cdiv, tf.reduce_mean(real_out),
-                                                     tf.reduce_mean(fake_out))):  # fmt: skip
+        cdiv = ops.mean(fake_out) - ops.mean(real_out)
+        for tracker, value in zip(self.metrics[2:], (cdiv, ops.mean(real_out),
+                                                     ops.mean(fake_out))):  # fmt: skip
             tracker.update_state(value)
         return {m.name: m.result() for m in self.metrics[2:]}
 

@@ -8,9 +8,10 @@ filter blocks: ``image_size = 4 * 2 ** len(filters)`` (64 for the book's four bl
 with three, which is what the embedded digits use).
 
 The training models hold the generator and the discriminator/critic as separate,
-reusable functional sub-models and train them with an explicit ``train_step``
-(TensorFlow ``GradientTape``; on the jax backend the step raises a clear error — the
-stateless version is not written). Each has two optimizers: ``compile(d_optimizer,
+reusable functional sub-models and train them with an explicit ``train_step`` written
+once in ``keras.ops`` (gradients through :mod:`gdl.backend`: ``tf.GradientTape``,
+``jax.vjp`` in a stateless step compiled by ``jax.jit``, ``torch.autograd``), so ``fit``
+runs on TensorFlow, JAX and PyTorch. Each has two optimizers: ``compile(d_optimizer,
 g_optimizer)`` / ``compile(c_optimizer, g_optimizer)`` default to the book's Adam
 settings (the class attributes ``book_learning_rate`` and ``book_optimizer_kwargs``, see
 :mod:`gdl.models.optimizers`), are saved in the ``.keras`` file (``get_compile_config``) and rebuilt on load,
@@ -34,7 +35,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from gdl.losses import gradient_penalty
+from gdl import backend as B
+from gdl.losses import binary_crossentropy, gradient_penalty
 from gdl.models.inference import predict_numpy
 from gdl.models.optimizers import BookOptimizer
 
@@ -160,20 +162,17 @@ def book_filters(book, image_size: int):
     return tuple(book[len(book) - n :])
 
 
-def _require_tensorflow(what: str) -> None:
-    if keras.backend.backend() != "tensorflow":
-        raise NotImplementedError(
-            f"{what}.train_step uses tf.GradientTape and needs KERAS_BACKEND=tensorflow "
-            f"(the current backend is {keras.backend.backend()!r}); a stateless jax step is "
-            f"not written yet. Generation and the networks themselves work on every backend."
-        )
-
-
 # ---------------------------------------------------------------------------
 # Shared two-player machinery
 # ---------------------------------------------------------------------------
-class _TwoPlayerGAN(BookOptimizer, keras.Model):
-    """Two sub-models, two optimizers, trackers, generation, saving. Not used directly."""
+class _TwoPlayerGAN(BookOptimizer, B.TrainingState, keras.Model):
+    """Two sub-models, two optimizers, trackers, generation, saving. Not used directly.
+
+    Subclasses write ``_train_step(data) -> logs`` once in ``keras.ops``;
+    :func:`gdl.backend.train_step` runs it as Keras' ``train_step`` on every backend. The
+    judge's optimizer is training state (:class:`gdl.backend.TrainingState`): the
+    generator's is the model's ``optimizer``.
+    """
 
     #: attribute names of the judge network and of the two optimizers
     _judge_attr = "critic"
@@ -250,6 +249,13 @@ class _TwoPlayerGAN(BookOptimizer, keras.Model):
     def compile_from_config(self, config):
         self.compile(**{n: keras.saving.deserialize_keras_object(config[n]) for n in config})
 
+    def training_state(self) -> list:
+        j_opt = getattr(self, self._opt_names[0], None)
+        return list(j_opt.variables) if j_opt is not None else []
+
+    def train_step(self, *args):
+        return B.train_step(self, self._train_step, *args)
+
     @property
     def metrics(self):
         return list(self._trackers)
@@ -322,7 +328,7 @@ class DCGAN(_TwoPlayerGAN):
             )
         super().__init__(generator, discriminator, latent_dim, seed=seed, **kwargs)
         self.noise_param = float(noise_param)
-        self.loss_fn = keras.losses.BinaryCrossentropy()
+        self.loss_fn = binary_crossentropy  # noisy labels leave [0, 1]: see its docstring
         self.d_loss_metric = keras.metrics.Mean(name="d_loss")
         self.d_real_acc_metric = keras.metrics.BinaryAccuracy(name="d_real_acc")
         self.d_fake_acc_metric = keras.metrics.BinaryAccuracy(name="d_fake_acc")
@@ -342,16 +348,15 @@ class DCGAN(_TwoPlayerGAN):
         """Book: ``Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)`` for both."""
         self._compile_optimizers(d_optimizer, g_optimizer, kwargs)
 
-    def train_step(self, data):
-        """The book's ``DCGAN.train_step`` (one gradient tape per network, noisy labels)."""
-        _require_tensorflow("DCGAN")
-        import tensorflow as tf
-
+    def _train_step(self, data):
+        """The book's ``DCGAN.train_step``: one forward pass, each network differentiated
+        on its own loss (two tapes in the book; :func:`gdl.backend.value_and_grads`)."""
         real = data[0] if isinstance(data, (tuple, list)) else data
         self._check_images(real)
         batch = ops.shape(real)[0]
         z = self.sample_latent(batch)
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+
+        def losses():
             fake = self.generator(z, training=True)
             real_pred = self.discriminator(real, training=True)
             fake_pred = self.discriminator(fake, training=True)
@@ -366,10 +371,17 @@ class DCGAN(_TwoPlayerGAN):
             )
             d_loss = (self.loss_fn(real_noisy, real_pred) + self.loss_fn(fake_noisy, fake_pred)) / 2
             g_loss = self.loss_fn(real_labels, fake_pred)
+            return (d_loss, g_loss), (real_pred, fake_pred)
+
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        ((d_loss, g_loss), (real_pred, fake_pred)), (d_grads, g_grads) = B.value_and_grads(
+            losses, [d_vars, g_vars], has_aux=True
+        )
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        real_labels = ops.ones_like(real_pred)
+        fake_labels = ops.zeros_like(fake_pred)
 
         self.d_loss_metric.update_state(d_loss)
         self.d_real_acc_metric.update_state(real_labels, real_pred)
@@ -481,18 +493,17 @@ class WGANGP(_TwoPlayerGAN):
 
     # -- the step ---------------------------------------------------------------
     def critic_loss(self, real, fake, extra=None):
-        """``(c_loss, wasserstein_loss, gp)`` for one batch (call inside a tape)."""
+        """``(c_loss, wasserstein_loss, gp)`` for one batch (differentiable w.r.t. the
+        critic's weights: call it inside :func:`gdl.backend.value_and_grad`)."""
         fake_score = self.critic_score(fake, extra)
         real_score = self.critic_score(real, extra)
         wass = ops.mean(fake_score) - ops.mean(real_score)
         gp = gradient_penalty(self.critic, real, fake, seed=self.seed_generator, extra_inputs=extra)
         return wass + self.gp_weight * gp, wass, gp
 
-    def train_step(self, data):
-        """``critic_steps`` critic updates then one generator update (book ``train_step``)."""
-        _require_tensorflow(type(self).__name__)
-        import tensorflow as tf
-
+    def _train_step(self, data):
+        """``critic_steps`` critic updates then one generator update (book ``train_step``),
+        each through :func:`gdl.backend.value_and_grad`."""
         real, condition = self.split_batch(data)
         self._check_images(real)
         batch = ops.shape(real)[0]
@@ -500,17 +511,24 @@ class WGANGP(_TwoPlayerGAN):
         c_vars = self.critic.trainable_variables
         for _ in range(self.critic_steps):
             latent = self.sample_latent(batch)
-            with tf.GradientTape() as tape:
+
+            def critic_loss(latent=latent):
                 fake = self.generator(self.generator_inputs(latent, condition), training=True)
                 c_loss, wass, gp = self.critic_loss(real, fake, extra)
-            self.c_optimizer.apply_gradients(zip(tape.gradient(c_loss, c_vars), c_vars))
+                return c_loss, (wass, gp)
+
+            (c_loss, (wass, gp)), grads = B.value_and_grad(critic_loss, c_vars, has_aux=True)
+            self.c_optimizer.apply_gradients(zip(grads, c_vars))
 
         g_vars = self.generator.trainable_variables
         latent = self.sample_latent(batch)
-        with tf.GradientTape() as tape:
+
+        def generator_loss():
             fake = self.generator(self.generator_inputs(latent, condition), training=True)
-            g_loss = -ops.mean(self.critic_score(fake, extra))
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+            return -ops.mean(self.critic_score(fake, extra))
+
+        g_loss, grads = B.value_and_grad(generator_loss, g_vars)
+        self.g_optimizer.apply_gradients(zip(grads, g_vars))
 
         self.c_loss_metric.update_state(c_loss)
         self.c_wass_loss_metric.update_state(wass)

@@ -3,9 +3,10 @@
 Differences from the book, on purpose:
 
 * The book's ``call(x, training)`` uses the *training flag* to pick the direction of the
-  flow. gdl has explicit methods: :meth:`RealNVP.forward` (data -> latent, with the log
+  flow. gdl has explicit methods: :meth:`RealNVP.to_latent` (data -> latent, with the log
   determinant of the Jacobian) and :meth:`RealNVP.inverse` (latent -> data); ``call`` is
-  ``forward``.
+  ``to_latent``. (Not ``forward``: on PyTorch every Keras layer is a ``torch.nn.Module``,
+  whose ``__call__`` runs ``forward``.)
 * The prior is a standard normal written in ``keras.ops`` (no TensorFlow Probability,
   which does not support Keras 3), so the model trains on every backend: the book's
   ``train_step``/``test_step`` become one ``compute_loss`` override.
@@ -117,18 +118,18 @@ class RealNVP(BookCompile, keras.Model):
             )
 
     def _st(self, i, x):
-        mask = self.masks[i]
+        mask = ops.convert_to_tensor(self.masks[i], self.compute_dtype)  # NumPy * torch fails
         s, t = self.layers_list[i](x * mask)
         return s * (1.0 - mask), t * (1.0 - mask)
 
-    def forward(self, x):
+    def to_latent(self, x):
         """Data -> latent: ``(z, log|det dz/dx|)`` (the book's ``model(x, training=True)``)."""
         x = ops.convert_to_tensor(x, dtype=self.compute_dtype)
         self._check(x)
         log_det = ops.zeros(ops.shape(x)[:1], dtype=x.dtype)
         for i in reversed(range(self.coupling_layers)):
             s, t = self._st(i, x)
-            mask = self.masks[i]
+            mask = ops.convert_to_tensor(self.masks[i], self.compute_dtype)  # NumPy * torch fails
             x = x * mask + (1.0 - mask) * (x - t) * ops.exp(-s)
             log_det = log_det - ops.sum(s, axis=1)
         return x, log_det
@@ -139,17 +140,17 @@ class RealNVP(BookCompile, keras.Model):
         self._check(z)
         for i in range(self.coupling_layers):
             s, t = self._st(i, z)
-            mask = self.masks[i]
+            mask = ops.convert_to_tensor(self.masks[i], self.compute_dtype)  # NumPy * torch fails
             z = z * mask + (1.0 - mask) * (z * ops.exp(s) + t)
         return z
 
     def call(self, x, training=None):
-        """:meth:`forward`: ``(z, log_det)`` for data points ``x`` ``(batch, input_dim)``."""
-        return self.forward(x)
+        """:meth:`to_latent`: ``(z, log_det)`` for data points ``x`` ``(batch, input_dim)``."""
+        return self.to_latent(x)
 
     def log_prob(self, x):
         """Exact log density of ``x`` (in the space the model was trained on)."""
-        z, log_det = self.forward(x)
+        z, log_det = self.to_latent(x)
         return standard_normal_log_prob(z) + log_det
 
     def generate(self, num: int = 10, seed=None):
@@ -161,7 +162,7 @@ class RealNVP(BookCompile, keras.Model):
         return ops.convert_to_numpy(self.inverse(z))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        z, log_det = y_pred if y_pred is not None else self.forward(x)
+        z, log_det = y_pred if y_pred is not None else self.to_latent(x)
         nll = -ops.mean(standard_normal_log_prob(z) + log_det)
         loss = nll
         if self.losses:

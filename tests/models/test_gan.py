@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gdl.models import gan
 from gdl.models.gan import (
     DCGAN,
     WGANGP,
@@ -217,12 +216,6 @@ def test_generate_is_reproducible_and_bad_sizes_are_explained():
     np.testing.assert_array_equal(model.generate(3, seed=4), model.generate(3, seed=4))
     with pytest.raises(ValueError, match="log2"):
         dcgan_discriminator(image_size=48)
-
-
-def test_non_tensorflow_backend_gets_a_clear_error(monkeypatch):
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(NotImplementedError, match="KERAS_BACKEND=tensorflow"):
-        gan._require_tensorflow("WGANGP")
 
 
 def test_nearest_images_finds_the_copy():

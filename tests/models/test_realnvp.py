@@ -23,17 +23,17 @@ def test_book_sizes():
     np.testing.assert_array_equal(alternating_masks(2, 2), [[0, 1], [1, 0]])
 
 
-def test_inverse_of_forward_is_identity(flow):
+def test_inverse_of_to_latent_is_identity(flow):
     x = np.random.default_rng(1).normal(size=(64, 2)).astype("float32") * 2
-    z, _ = flow.forward(x)
+    z, _ = flow.to_latent(x)
     assert np.abs(np.asarray(z) - x).max() > 1e-2  # the flow is not trivially the identity
     np.testing.assert_allclose(np.asarray(flow.inverse(z)), x, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(flow.forward(flow.inverse(x))[0]), x, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(flow.to_latent(flow.inverse(x))[0]), x, atol=1e-5)
 
 
 def test_log_det_matches_numerical_jacobian(flow):
     x = np.random.default_rng(2).normal(size=(8, 2)).astype("float64")
-    _, log_det = flow.forward(x.astype("float32"))
+    _, log_det = flow.to_latent(x.astype("float32"))
     eps = 1e-3
     for n in range(len(x)):
         jac = np.zeros((2, 2))
@@ -41,7 +41,7 @@ def test_log_det_matches_numerical_jacobian(flow):
             d = np.zeros((2, 2), "float32")
             d[:, j] = [eps, -eps]
             pts = (x[n][None] + d).astype("float32")
-            z = np.asarray(flow.forward(pts)[0], dtype="float64")
+            z = np.asarray(flow.to_latent(pts)[0], dtype="float64")
             jac[:, j] = (z[0] - z[1]) / (2 * eps)
         np.testing.assert_allclose(float(log_det[n]), np.log(abs(np.linalg.det(jac))), atol=2e-3)
 
@@ -90,7 +90,7 @@ def test_save_load_round_trip(flow, tmp_path):
 
 def test_wrong_shape_names_expected_shape(flow):
     with pytest.raises(ValueError, match=r"\(batch, 2\)"):
-        flow.forward(np.zeros((3, 3), "float32"))
+        flow.to_latent(np.zeros((3, 3), "float32"))
 
 
 def test_cli_train_then_sample(tmp_path, data_env, monkeypatch):
