@@ -95,6 +95,17 @@ LAYER_CASES = [
          lambda: rand(2, 5, 8), tol=1e-6),
     Case("MDNHead", seeded(lambda: L.MDNHead(3, 2)), lambda: rand(2, 4, 6)),
     Case("TakeAlong", seeded(lambda: L.TakeAlong(1)), lambda: rand(2, 3, 4)),
+    Case("CrossAttention", seeded(lambda: L.CrossAttention(2, 4)),
+         lambda: [rand(2, 3, 6), rand(2, 5, 7), np.array([[1, 1, 1, 0, 0], [1] * 5], "float32")],
+         forward="m(*x)", tol=1e-6),
+    Case("SpatialCrossAttention", seeded(lambda: L.SpatialCrossAttention(2, 4)),
+         lambda: [rand(2, 4, 4, 3), rand(2, 5, 6)], forward="m(*x)", tol=1e-6),
+    Case("GatedCrossAttentionBlock", seeded(lambda: L.GatedCrossAttentionBlock(2, 4, 8)),
+         lambda: [rand(2, 3, 6), rand(2, 4, 5)], forward="m(*x)", tol=1e-6),
+    Case("PerceiverResampler", seeded(lambda: L.PerceiverResampler(3, 8, 2, 4, 8)),
+         lambda: rand(2, 5, 6), tol=1e-6),
+    Case("TextEncoder", seeded(lambda: L.TextEncoder(10, 6, 8, 2, 4, 8, 1)),
+         lambda: np.array([[2, 5, 6, 3, 0, 0], [2, 7, 3, 0, 0, 0]], "int32"), tol=1e-6),
 ]  # fmt: skip
 
 TF_ONLY = ("tensorflow",)
