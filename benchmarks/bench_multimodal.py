@@ -60,7 +60,7 @@ def text2image_guidance():
     from gdl.models.text2image import TextToImageDiffusion
 
     train, test, tok = _setup()
-    judge = digit_classifier(train, epochs=_epochs(20))
+    judge = digit_classifier(train, epochs=_epochs(40))
     pred = np.asarray(judge.predict(test.images, verbose=0)).argmax(axis=1)
     rows = {"judge held-out accuracy": float(np.mean(pred == test.labels))}
     model = TextToImageDiffusion(tokenizer=tok, seed=0)

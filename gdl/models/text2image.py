@@ -57,6 +57,7 @@ class ConditionalDiffusion(DiffusionModel):
         kwargs.setdefault("channels", 1)
         kwargs.setdefault("widths", (32, 64, 96))
         kwargs.setdefault("block_depth", 1)
+        kwargs.setdefault("ema", 0.99)
         super().__init__(**kwargs)
 
     def null_condition(self, batch):  # pragma: no cover - abstract
