@@ -104,6 +104,8 @@ class ConditionalDiffusion(DiffusionModel):
         if training or not condition:
             return super().denoise(noisy_images, noise_rates, signal_rates, training)
         c, guidance = condition
+        noisy_images, noise_rates, signal_rates = (
+            ops.convert_to_tensor(t, "float32") for t in (noisy_images, noise_rates, signal_rates))
         batch = ops.shape(noisy_images)[0]
         both = [ops.concatenate([noisy_images, noisy_images], axis=0),
                 ops.concatenate([noise_rates, noise_rates], axis=0) ** 2,

@@ -95,8 +95,9 @@ def test_guidance_is_eps_u_plus_w_times_eps_c_minus_eps_u():
     assert not np.allclose(eps_c, eps_u)
     for w in (0.0, 1.0, 3.0, 7.0):
         pred, images = model.denoise(noisy, rates, signal, False, tokens, np.float32(w))
-        np.testing.assert_allclose(np_(pred), eps_u + w * (eps_c - eps_u), atol=1e-4)
-        np.testing.assert_allclose(np_(images), (noisy - rates * np_(pred)) / signal, atol=1e-4)
+        np.testing.assert_allclose(np_(pred), eps_u + w * (eps_c - eps_u), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(np_(images), (noisy - rates * np_(pred)) / signal, rtol=1e-5,
+                                   atol=1e-4)
 
 
 def test_condition_is_dropped_with_probability_p_in_training_only():
