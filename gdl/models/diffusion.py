@@ -194,14 +194,19 @@ class DiffusionModel(keras.Model):
             return net([noisy_images, ops.square(noise_rates)], training=training)
         images = inputs
         self._check(images)
+        noises, noisy, noise_rates, signal_rates = self.add_noise(images, training)
+        pred_noises, _ = self.denoise(noisy, noise_rates, signal_rates, training=training)
+        return noises, pred_noises
+
+    def add_noise(self, images, training=False):
+        """The forward process on a batch: normalise, draw ``t ~ U(0, 1)`` and noise per
+        image; returns ``(noises, noisy_images, noise_rates, signal_rates)``."""
         images = self.normalizer(images, training=training)
         batch = ops.shape(images)[0]
         noises = keras.random.normal(ops.shape(images), seed=self.seed_generator)
         times = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
         noise_rates, signal_rates = self.diffusion_schedule(times)
-        noisy = signal_rates * images + noise_rates * noises
-        pred_noises, _ = self.denoise(noisy, noise_rates, signal_rates, training=training)
-        return noises, pred_noises
+        return noises, signal_rates * images + noise_rates * noises, noise_rates, signal_rates
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         noises, pred_noises = y_pred if y_pred is not None else self(x, training=training)

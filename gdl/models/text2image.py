@@ -81,12 +81,7 @@ class ConditionalDiffusion(DiffusionModel):
         self._check(images)
         if training:
             condition = self._drop(condition)
-        images = self.normalizer(images, training=training)
-        batch = ops.shape(images)[0]
-        noises = keras.random.normal(ops.shape(images), seed=self.seed_generator)
-        times = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
-        noise_rates, signal_rates = self.diffusion_schedule(times)
-        noisy = signal_rates * images + noise_rates * noises
+        noises, noisy, noise_rates, _ = self.add_noise(images, training)
         net = self.network if training else self.ema_network
         pred = net([noisy, ops.square(noise_rates), condition], training=training)
         return noises, pred

@@ -118,12 +118,12 @@ def test_text2image_generation_is_seeded_and_trains_then_saves(tmp_path):
     np.testing.assert_array_equal(a, b)
     eager = model.generate(["a thick seven", "a two"], num=2, guidance=3, diffusion_steps=3,
                            seed=0, compiled=False)
-    np.testing.assert_allclose(eager, a, atol=1e-5)
+    np.testing.assert_allclose(eager, a, atol=1e-4)
     model.save(tmp_path / "t2i.keras")
     again = keras.saving.load_model(tmp_path / "t2i.keras")
     assert again.tokenizer == TOK
     np.testing.assert_allclose(again.generate(["a thick seven", "a two"], num=2, guidance=3,
-                                              diffusion_steps=3, seed=0), a, atol=1e-5)
+                                              diffusion_steps=3, seed=0), a, atol=1e-4)
 
 
 def test_unclip_decoder_null_is_zero_and_variations_share_the_embedding():
