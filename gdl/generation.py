@@ -263,12 +263,14 @@ class Generation:
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _loop(model, sampler, cfg, use_cache, bufs, lengths, start, end, uniforms, stop, stop_token):
+def _loop(model, sampler, cfg, use_cache, bufs, lengths, start, end, uniforms, stop, stop_token,
+          *context):  # fmt: skip
     """Prefill, then a ``while`` loop of steps writing tokens and records into buffers."""
     if use_cache:
-        tokens, record, cache = model._decode_prefill(bufs, start - 1, uniforms[0], sampler, cfg)
+        tokens, record, cache = model._decode_prefill(bufs, start - 1, uniforms[0], sampler, cfg,
+                                                      *context)  # fmt: skip
     else:
-        tokens, record = model._decode_full(bufs, start - 1, uniforms[0], sampler, cfg)
+        tokens, record = model._decode_full(bufs, start - 1, uniforms[0], sampler, cfg, *context)
         cache = ()
     size = ops.shape(bufs[0])[1]
     zero = ops.cast(0, "int32")
@@ -295,7 +297,7 @@ def _loop(model, sampler, cfg, use_cache, bufs, lengths, start, end, uniforms, s
         if use_cache:
             tokens, record, cache = model._decode_step(bufs, pos, cache, u, sampler, cfg)
         else:
-            tokens, record = model._decode_full(bufs, pos, u, sampler, cfg)
+            tokens, record = model._decode_full(bufs, pos, u, sampler, cfg, *context)
         tokens = tuple(ops.cast(t, "int32") for t in tokens)
         return pos + 1, bufs, done, cache, tokens, record, records
 
@@ -317,6 +319,7 @@ def decode(
     stop_token: int = 0,
     stop: bool = True,
     jit_compile: bool = False,
+    context: tuple = (),
 ):
     """Run ``model``'s decoding steps from ``start`` to ``end`` (exclusive) in one call.
 
@@ -326,6 +329,9 @@ def decode(
     ``stop_token`` in stream 0 (if ``stop``); it then writes 0. Returns
     ``(bufs, records)`` as NumPy, cut to the positions written: ``bufs[i]`` ``(B, start +
     steps)``, ``records[j]`` ``(steps, ...)`` for each tensor the steps record.
+    ``context``: tensors the model conditions on (an image's features for a captioner),
+    passed to the compiled loop as arguments and on to ``_decode_prefill`` and
+    ``_decode_full`` after ``cfg`` (a prefill may keep them in its cache).
     """
     bufs = tuple(np.asarray(b, "int32") for b in bufs)
     batch, size = bufs[0].shape
@@ -354,6 +360,7 @@ def decode(
         ops.convert_to_tensor(uniforms),
         ops.convert_to_tensor(np.asarray(bool(stop))),
         i32(stop_token),
+        *(ops.convert_to_tensor(c) for c in context),
     )
     last = int(ops.convert_to_numpy(pos))
     out = tuple(np.asarray(ops.convert_to_numpy(b))[:, :last] for b in out)

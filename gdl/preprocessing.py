@@ -11,6 +11,12 @@ tensors (latent codes).
     tok.tokenize("Recipe for soup.")   # [ids of "recipe", "for", "soup", "."]
     tok.detokenize([5, 6, 0, 0])       # "recipe for" (padding dropped)
 
+:class:`CaptionTokenizer` (chapter 13) is the same word-level tokenizer with two more
+special tokens, ``[START]`` (2) and ``[END]`` (3), built from a list of captions and
+turning a batch of captions into a padded ``(B, length)`` array
+(``[START] words [END] 0 0 ...``): CLIP's text encoder pools at the last real token (the
+``[END]``), the captioner starts generating from ``[START]`` and stops at ``[END]``.
+
 The GPT notebook's regex puts ``,`` ``'`` space and newline inside the character class
 (a copy-paste slip); :func:`pad_punctuation` uses the recipes' clean class.
 """
@@ -22,7 +28,7 @@ import string
 
 import keras
 
-__all__ = ["WordTokenizer", "pad_punctuation"]
+__all__ = ["CaptionTokenizer", "WordTokenizer", "pad_punctuation"]
 
 _PUNCT = re.compile(f"([{re.escape(string.punctuation)}])")
 _SPACES = re.compile(" +")
@@ -94,3 +100,60 @@ class WordTokenizer:
         return isinstance(other, WordTokenizer) and self.get_config() == other.get_config()
 
     __hash__ = object.__hash__
+
+
+@keras.saving.register_keras_serializable(package="gdl")
+class CaptionTokenizer(WordTokenizer):
+    """Caption words <-> ids, with ``[START]``/``[END]`` (serializable, saved with models).
+
+    ``vocabulary[:4]`` must be ``["", "[UNK]", "[START]", "[END]"]``;
+    :meth:`from_texts` builds such a vocabulary (words sorted by count, then
+    alphabetically). ``tokenize(text)`` gives the words' ids only;
+    :meth:`tokenize_batch` adds ``[START]``/``[END]`` and pads. :meth:`detokenize` drops
+    padding and the special tokens (and stops at ``[END]``).
+    """
+
+    SPECIALS = ("", "[UNK]", "[START]", "[END]")
+    pad_id, start_id, end_id = 0, 2, 3
+
+    def __init__(self, vocabulary, unknown_id: int = 1):
+        super().__init__(vocabulary, unknown_id)
+        if tuple(self.vocabulary[:4]) != self.SPECIALS:
+            raise ValueError(f"a CaptionTokenizer vocabulary starts with {list(self.SPECIALS)}; "
+                             f"build one with CaptionTokenizer.from_texts(captions)")  # fmt: skip
+
+    @classmethod
+    def from_texts(cls, texts, max_words: int | None = None) -> CaptionTokenizer:
+        """A tokenizer whose vocabulary holds the words of ``texts`` (the ``max_words``
+        most frequent ones when given)."""
+        from collections import Counter
+
+        counts = Counter(w for t in texts for w in cls.standardize(t).split())
+        words = sorted(counts, key=lambda w: (-counts[w], w))[:max_words]
+        return cls([*cls.SPECIALS, *(w for w in words if w not in cls.SPECIALS)])
+
+    def tokenize_batch(self, texts, length: int):
+        """``(len(texts), length)`` int32 array: ``[START] ids [END]`` then zeros (rows
+        longer than ``length`` are cut, keeping ``[END]`` as the last token)."""
+        import numpy as np
+
+        if isinstance(texts, str):
+            texts = [texts]
+        out = np.zeros((len(texts), length), dtype="int32")
+        for i, text in enumerate(texts):
+            ids = [self.start_id, *self.tokenize(text)][: length - 1] + [self.end_id]
+            out[i, : len(ids)] = ids
+        return out
+
+    def detokenize(self, ids) -> str:
+        return " ".join(self.words(ids))
+
+    def words(self, ids) -> list[str]:
+        out = []
+        for i in ids:
+            i = int(i)
+            if i == self.end_id:
+                break
+            if i not in (self.pad_id, self.start_id):
+                out.append(self.vocabulary[i])
+        return out

@@ -13,7 +13,8 @@ A :class:`Case` names one public class with a small configuration and a fixed in
 
 ``forward`` is a Python expression in ``m`` (the object) and ``x`` (the input), evaluated
 with only ``keras`` and ``numpy`` in scope, so the fresh process needs nothing but the
-``.keras`` file and ``import gdl`` (e.g. ``"m.encoder(x)[0]"``; default ``"m(x)"``).
+``.keras`` file and ``import gdl`` (e.g. ``"m.encoder(x)[0]"``; default ``"m(x)"``;
+``"m(*x)"`` for a layer whose call takes several tensors, e.g. ``(x, context)``).
 Layers are saved inside a one-layer functional model, so loading them still needs gdl's
 registration. Nothing here imports gdl or depends on a backend.
 """
@@ -76,13 +77,17 @@ def _as_input(x):
     return list(x) if isinstance(x, (list, tuple)) else x
 
 
-def saveable(obj, x):
-    """``obj`` itself for a model; a one-layer functional model around a layer."""
+def saveable(obj, x, unpack: bool = False):
+    """``obj`` itself for a model; a one-layer functional model around a layer (called
+    ``obj(*inputs)`` when ``unpack``: layers taking several tensor arguments)."""
     if isinstance(obj, keras.Model):
         return obj
     xs = x if isinstance(x, (list, tuple)) else [x]
     inputs = [keras.Input(shape=a.shape[1:], dtype=str(a.dtype)) for a in xs]
-    out = obj(inputs if isinstance(x, (list, tuple)) else inputs[0])
+    if unpack:
+        out = obj(*inputs)
+    else:
+        out = obj(inputs if isinstance(x, (list, tuple)) else inputs[0])
     return keras.Model(inputs, out)
 
 
@@ -124,7 +129,7 @@ def save_for_fresh_process(case: Case, obj, x, folder: Path) -> dict:
     """Save ``obj`` as ``.keras`` plus its input and expected outputs; returns the manifest
     entry :func:`check_in_fresh_process` reads."""
     folder = Path(folder)
-    model = saveable(obj, x)
+    model = saveable(obj, x, unpack=case.forward == "m(*x)")
     path = folder / f"{case.name}.keras"
     model.save(path)
     xs = x if isinstance(x, (list, tuple)) else [x]

@@ -81,6 +81,34 @@ def _diffusion():
     return model
 
 
+def _caption_tokens():
+    """Four 6-token captions ``[START] w w [END] 0 0`` of a 12-word vocabulary."""
+    return np.array([[2, 5, 6, 3, 0, 0], [2, 7, 3, 0, 0, 0], [2, 8, 9, 10, 3, 0],
+                     [2, 11, 4, 3, 0, 0]], "int32")  # fmt: skip
+
+
+def _clip():
+    return M.CLIP(vocab_size=12, max_len=6, image_size=8, image_filters=(4, 8), embed_dim=8,
+                  text_width=8, num_heads=2, key_dim=4, ff_dim=8, text_blocks=1, seed=0)
+
+
+_T2I = dict(vocab_size=12, max_len=6, text_width=8, text_heads=1, text_key_dim=4, text_blocks=1,
+            attention_heads=1, attention_key_dim=4)
+
+
+def _conditional(cls, **kw):
+    model = cls(image_size=8, channels=1, widths=(4, 8), block_depth=1, embedding_dims=8,
+                kid_features="pixels", seed=0, **kw)
+    model.adapt(rand(*IMG8))
+    return model
+
+
+def _captioner():
+    return M.FlamingoCaptioner(vocab_size=12, max_len=5, embed_dim=8, num_heads=2, key_dim=4,
+                               ff_dim=8, num_blocks=1, num_latents=2, image_size=8,
+                               image_filters=(4, 8), seed=0)
+
+
 LAYER_CASES = [
     # log-variance -inf-like: the draw is the mean, so outputs compare exactly
     Case("Sampling", seeded(lambda: L.Sampling(seed=0)),
@@ -101,6 +129,17 @@ LAYER_CASES = [
          lambda: rand(2, 5, 8), tol=1e-6),
     Case("MDNHead", seeded(lambda: L.MDNHead(3, 2)), lambda: rand(2, 4, 6)),
     Case("TakeAlong", seeded(lambda: L.TakeAlong(1)), lambda: rand(2, 3, 4)),
+    Case("CrossAttention", seeded(lambda: L.CrossAttention(2, 4)),
+         lambda: [rand(2, 3, 6), rand(2, 5, 7), np.array([[1, 1, 1, 0, 0], [1] * 5], "float32")],
+         forward="m(*x)", tol=1e-6),
+    Case("SpatialCrossAttention", seeded(lambda: L.SpatialCrossAttention(2, 4)),
+         lambda: [rand(2, 4, 4, 3), rand(2, 5, 6)], forward="m(*x)", tol=1e-6),
+    Case("GatedCrossAttentionBlock", seeded(lambda: L.GatedCrossAttentionBlock(2, 4, 8)),
+         lambda: [rand(2, 3, 6), rand(2, 4, 5)], forward="m(*x)", tol=1e-6),
+    Case("PerceiverResampler", seeded(lambda: L.PerceiverResampler(3, 8, 2, 4, 8)),
+         lambda: rand(2, 5, 6), tol=1e-6),
+    Case("TextEncoder", seeded(lambda: L.TextEncoder(10, 6, 8, 2, 4, 8, 1)),
+         lambda: np.array([[2, 5, 6, 3, 0, 0], [2, 7, 3, 0, 0, 0]], "int32"), tol=1e-6),
 ]  # fmt: skip
 
 MODEL_CASES = [
@@ -164,6 +203,30 @@ MODEL_CASES = [
          lambda: [ints(10, 2, 6), ints(7, 2, 6)],
          fit=lambda: ((ints(10, 4, 6), ints(7, 4, 6)), (ints(10, 4, 6), ints(7, 4, 6))),
          compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-6),
+    Case("CLIP", seeded(_clip), lambda: [rand(*IMG8), _caption_tokens()],
+         fit=lambda: ((rand(*IMG8), _caption_tokens()), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(2e-3)}, tol=1e-5),
+    Case("TextToImageDiffusion", seeded(lambda: _conditional(M.TextToImageDiffusion, **_T2I)),
+         lambda: [rand(*IMG8, low=-2, high=2), np.full((4, 1, 1, 1), 0.5, "float32"),
+                  _caption_tokens()],
+         fit=lambda: ((rand(16, 8, 8, 1), np.tile(_caption_tokens(), (4, 1))), None),
+         metric="n_loss", compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-5),
+    Case("UnCLIPDecoder",
+         seeded(lambda: _conditional(M.UnCLIPDecoder, embedding_dim=6, condition_tokens=2,
+                                     attention_heads=1, attention_key_dim=4)),
+         lambda: [rand(*IMG8, low=-2, high=2), np.full((4, 1, 1, 1), 0.5, "float32"),
+                  rand(4, 6, low=-1)],
+         fit=lambda: ((rand(16, 8, 8, 1), rand(16, 6, low=-1)), None), metric="n_loss",
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-5),
+    Case("DiffusionPrior",
+         seeded(lambda: M.DiffusionPrior(embedding_dim=6, width=8, num_blocks=1, num_heads=2,
+                                         key_dim=4, ff_dim=8, noise_embedding_dims=4, seed=0)),
+         lambda: [rand(4, 6, low=-1), np.full((4, 1), 0.5, "float32"), rand(4, 6, low=-1)],
+         fit=lambda: ((rand(32, 6, low=-1), rand(32, 6, low=-1)), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-5),
+    Case("FlamingoCaptioner", seeded(_captioner), lambda: [rand(*IMG8), _caption_tokens()[:, :-1]],
+         fit=lambda: ((rand(*IMG8), _caption_tokens()[:, :-1]), _caption_tokens()[:, 1:]),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-5),
     Case("WorldModelVAE", seeded(lambda: W.WorldModelVAE(z_dim=4, seed=0)),
          lambda: rand(2, 64, 64, 3), forward="[*m.encoder(x)[:2], m.decoder(m.encoder(x)[0])]",
          fit=lambda: (rand(4, 64, 64, 3), None), tol=1e-6),

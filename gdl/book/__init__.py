@@ -47,6 +47,17 @@ _EXPORTS = {
     # chapter 9
     "generation_html": "ch09_transformer",
     "write_generation": "ch09_transformer",
+    # chapter 13
+    "caption_data": "ch13_multimodal",
+    "caption_report": "ch13_multimodal",
+    "clip_report": "ch13_multimodal",
+    "digit_classifier": "ch13_multimodal",
+    "guidance_figure": "ch13_multimodal",
+    "prompt_fidelity": "ch13_multimodal",
+    "similarity_figure": "ch13_multimodal",
+    "train_clip": "ch13_multimodal",
+    "PROMPT": "ch13_multimodal",
+    "GUIDANCE_SCALES": "ch13_multimodal",
 }
 
 __all__ = sorted(_EXPORTS)

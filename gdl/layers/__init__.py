@@ -17,6 +17,12 @@ layer / function                        what it is (book chapter)
 :class:`TransformerBlock`               causal post-LN block, attention scores, KV cache (9)
 :class:`MDNHead`, ``mdn_nll``, ...      mixture-density head of the MDN-RNN (12)
 :class:`TakeAlong`                      ``x[:, index]`` as a serializable layer (11)
+:class:`CrossAttention`                 attention of one stream to another (13)
+:class:`SpatialCrossAttention`          U-Net image positions attend to text tokens (13)
+:class:`GatedCrossAttentionBlock`       Flamingo's tanh-gated cross-attention (13)
+:class:`PerceiverResampler`             Flamingo's fixed number of latents (13)
+:class:`TextEncoder`                    CLIP's causal text Transformer (13)
+``text_conditioned_unet``, ...          the DDIM U-Net with cross-attention (13)
 ======================================  ===================================================
 """
 
@@ -46,12 +52,22 @@ _EXPORTS = {
     "mdn_nll": "mdn",
     "mdn_sample": "mdn",
     "TakeAlong": "slicing",
+    "CrossAttention": "cross_attention",
+    "SpatialCrossAttention": "cross_attention",
+    "GatedCrossAttentionBlock": "cross_attention",
+    "PerceiverResampler": "cross_attention",
+    "TextEncoder": "text_encoder",
+    "pool_at_token": "text_encoder",
+    "token_mask": "text_encoder",
+    "text_conditioned_unet": "text_unet",
+    "embedding_conditioned_unet": "text_unet",
 }
 
 #: the public Layer subclasses (what tests/harness.py runs every one of)
 LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "Coupling", "SinusoidalEmbedding",
           "TokenAndPositionEmbedding", "SinePositionEncoding", "TransformerBlock", "MDNHead",
-          "TakeAlong")  # fmt: skip
+          "TakeAlong", "CrossAttention", "SpatialCrossAttention", "GatedCrossAttentionBlock",
+          "PerceiverResampler", "TextEncoder")  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
 

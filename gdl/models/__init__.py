@@ -17,7 +17,7 @@ Shared verbs (the same word means the same thing in every family)
     :class:`ConditionalWGAN`, :class:`EBM`, :class:`DiffusionModel`, :class:`MuseGAN`)
     return a float NumPy array ``(num, H, W, C)`` (MuseGAN: piano rolls ``(num, bars,
     steps, pitches, tracks)``) in the model's output range: [0, 1] for the VAEs and
-    the diffusion model, [-1, 1] for the GANs and the EBM. :class:`RealNVP` returns points
+    the diffusion models, [-1, 1] for the GANs and the EBM. :class:`RealNVP` returns points
     ``(num, input_dim)``. The same ``seed`` (an int, ``0`` included) gives the same
     output; ``seed=None`` draws from the model's own ``SeedGenerator``. Sequence models
     (:class:`GPT`, :class:`LSTMTextGenerator`, :class:`MusicTransformer`,
@@ -80,6 +80,16 @@ _EXPORTS = {
     # chapter 11
     "MusicTransformer": "music_transformer",
     "MuseGAN": "musegan",
+    # chapter 13
+    "CLIP": "clip",
+    "contrastive_loss": "clip",
+    "recall_at_k": "clip",
+    "image_feature_network": "clip",
+    "TextToImageDiffusion": "text2image",
+    "UnCLIPDecoder": "text2image",
+    "guided_noise": "text2image",
+    "DiffusionPrior": "unclip",
+    "FlamingoCaptioner": "flamingo",
     # running models on arrays
     "predict_numpy": "inference",
     # the book's optimizer of each model (class attributes; compile() uses it)
@@ -90,7 +100,9 @@ _EXPORTS = {
 #: the public Model subclasses (what tests/harness.py runs every one of)
 MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN",
           "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "RealNVP", "EBM",
-          "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN")  # fmt: skip
+          "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN", "CLIP",
+          "TextToImageDiffusion", "UnCLIPDecoder", "DiffusionPrior",
+          "FlamingoCaptioner")  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
 

@@ -120,8 +120,7 @@ class DiffusionModel(BookCompile, keras.Model):
         self.kid_diffusion_steps, self.kid_features = int(kid_diffusion_steps), kid_features
         self.seed = seed
         self.normalizer = layers.Normalization(axis=-1, name="normalizer")
-        self.network = unet(self.image_size, self.channels, self.widths, self.block_depth,
-                            self.embedding_dims, name="network")  # fmt: skip
+        self.network = self.build_network()
         self.ema_network = keras.models.clone_model(self.network)
         self.ema_network.name = "ema_network"
         self.ema_network.set_weights(self.network.get_weights())
@@ -134,6 +133,12 @@ class DiffusionModel(BookCompile, keras.Model):
         self.build((None, self.image_size, self.image_size, self.channels))
 
     # -- structure ---------------------------------------------------------------
+    def build_network(self) -> keras.Model:
+        """The noise-prediction network (the book's U-Net); conditional subclasses
+        (:mod:`gdl.models.text2image`) return one with a condition input."""
+        return unet(self.image_size, self.channels, self.widths, self.block_depth,
+                    self.embedding_dims, name="network")  # fmt: skip
+
     def build(self, input_shape):
         self.normalizer.build(tuple(input_shape))
         self.built = True
@@ -162,9 +167,11 @@ class DiffusionModel(BookCompile, keras.Model):
         var = ops.reshape(self.normalizer.adapt_variance, (1, 1, 1, self.channels))
         return ops.clip(mean + images * ops.sqrt(var), 0.0, 1.0)
 
-    def denoise(self, noisy_images, noise_rates, signal_rates, training):
+    def denoise(self, noisy_images, noise_rates, signal_rates, training, *condition):
         """``(pred_noises, pred_images)``: the training network or, when not training, the
-        EMA network predicts the noise; the image follows from the schedule."""
+        EMA network predicts the noise; the image follows from the schedule.
+        ``condition``: extra tensors a conditional subclass's ``denoise`` takes (passed
+        through every sampling loop below)."""
         net = self.network if training else self.ema_network
         pred_noises = net([noisy_images, noise_rates**2], training=training)
         pred_images = (noisy_images - noise_rates * pred_noises) / signal_rates
@@ -193,14 +200,19 @@ class DiffusionModel(BookCompile, keras.Model):
             return net([noisy_images, ops.square(noise_rates)], training=training)
         images = inputs
         self._check(images)
+        noises, noisy, noise_rates, signal_rates = self.add_noise(images, training)
+        pred_noises, _ = self.denoise(noisy, noise_rates, signal_rates, training=training)
+        return noises, pred_noises
+
+    def add_noise(self, images, training=False):
+        """The forward process on a batch: normalise, draw ``t ~ U(0, 1)`` and noise per
+        image; returns ``(noises, noisy_images, noise_rates, signal_rates)``."""
         images = self.normalizer(images, training=training)
         batch = ops.shape(images)[0]
         noises = keras.random.normal(ops.shape(images), seed=self.seed_generator)
         times = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
         noise_rates, signal_rates = self.diffusion_schedule(times)
-        noisy = signal_rates * images + noise_rates * noises
-        pred_noises, _ = self.denoise(noisy, noise_rates, signal_rates, training=training)
-        return noises, pred_noises
+        return noises, signal_rates * images + noise_rates * noises, noise_rates, signal_rates
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         noises, pred_noises = y_pred if y_pred is not None else self(x, training=training)
@@ -244,32 +256,33 @@ class DiffusionModel(BookCompile, keras.Model):
         return logs, (trainable, non_trainable, *rest)
 
     # -- generation ---------------------------------------------------------------
-    def _reverse_step(self, step, steps, current, pred_images):
+    def _reverse_step(self, step, steps, current, pred_images, *condition):
         step_size = 1.0 / ops.cast(steps, "float32")
         batch = ops.shape(current)[0]
         t = ops.ones((batch, 1, 1, 1)) - ops.cast(step, "float32") * step_size
         noise_rates, signal_rates = self.diffusion_schedule(t)
-        pred_noises, pred_images = self.denoise(current, noise_rates, signal_rates, False)
+        pred_noises, pred_images = self.denoise(current, noise_rates, signal_rates, False,
+                                                *condition)  # fmt: skip
         next_noise, next_signal = self.diffusion_schedule(t - step_size)
         return next_signal * pred_images + next_noise * pred_noises, pred_images
 
-    def reverse_diffusion(self, initial_noise, diffusion_steps: int):
+    def reverse_diffusion(self, initial_noise, diffusion_steps: int, *condition):
         """The deterministic DDIM loop (eager Python loop; the book's ``reverse_diffusion``).
         Returns the last predicted images, still normalised."""
         current = pred = ops.convert_to_tensor(initial_noise, dtype="float32")
         for step in range(int(diffusion_steps)):
-            current, pred = self._reverse_step(step, diffusion_steps, current, pred)
+            current, pred = self._reverse_step(step, diffusion_steps, current, pred, *condition)
         return pred
 
-    def _loop(self, initial_noise, diffusion_steps):
+    def _loop(self, initial_noise, diffusion_steps, *condition):
         _, pred = ops.fori_loop(
             0, diffusion_steps,
-            lambda i, c: self._reverse_step(i, diffusion_steps, *c),
+            lambda i, c: self._reverse_step(i, diffusion_steps, *c, *condition),
             (initial_noise, initial_noise),
         )  # fmt: skip
         return pred
 
-    def compiled_reverse_diffusion(self, initial_noise, diffusion_steps: int):
+    def compiled_reverse_diffusion(self, initial_noise, diffusion_steps: int, *condition):
         """:meth:`reverse_diffusion` as one compiled loop (:func:`gdl.backend.compile_loop`):
         traced once for any number of steps (a tensor), with the EMA network's weights as
         arguments on JAX; eager on torch."""
@@ -278,6 +291,7 @@ class DiffusionModel(BookCompile, keras.Model):
         return self._compiled_reverse(
             ops.convert_to_tensor(initial_noise, "float32"),
             ops.convert_to_tensor(int(diffusion_steps), "int32"),
+            *condition,
         )
 
     def generate(self, num: int = 10, diffusion_steps: int = 20, initial_noise=None,
