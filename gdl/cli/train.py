@@ -26,32 +26,13 @@ import keras
 
 from gdl.callbacks import EpochCheckpoint, SampleEveryEpoch, restore_checkpoint
 from gdl.cli.recipes.base import Recipe
-from gdl.config import runs_dir, smoke_mode
+from gdl.config import runs_dir, smoke_mode, writable_dir
 from gdl.errors import ConfigError, RunError
 
 
 def run_directory(recipe: Recipe, args: argparse.Namespace) -> Path:
     given = getattr(args, "run_dir", None)
     return Path(given) if given else runs_dir() / recipe.name
-
-
-def writable_dir(path: Path, what: str = "--run-dir or GDL_RUNS_DIR") -> Path:
-    """Create ``path`` (and parents) and check a file can be written in it; a
-    :class:`RunError` naming the path and ``what`` sets it otherwise."""
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".gdl-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        if path.exists() and not path.is_dir() or isinstance(exc, (NotADirectoryError, FileExistsError)):
-            reason = "a file is in the way (it must be a folder)"
-        raise RunError(
-            f"cannot write to {path}: {reason}; set {what} to a writable folder"
-        ) from None
-    return path
 
 
 def _set_aside(run_dir: Path) -> Path:
@@ -126,9 +107,22 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict:
             f"nothing to resume: {run_dir} holds no checkpoint (checkpoints/state.json); "
             "drop --resume to start a new run, or pass the --run-dir of an existing run"
         )
+    meta = run_dir / "run.json"  # which model the run trains, so --resume can check it
+    if args.resume and meta.is_file():
+        try:
+            owner = json.loads(meta.read_text()).get("model")
+        except ValueError:
+            owner = None
+        if owner and owner != recipe.name:
+            raise RunError(
+                f"{run_dir} is a run of {owner}, another model than {recipe.name}: resume it "
+                f"with `gdl train {owner} --resume`, or start again with --overwrite"
+            )
     if args.overwrite and run_dir.is_dir() and any(run_dir.iterdir()):
         _set_aside(run_dir)
-    writable_dir(run_dir)
+    writable_dir(run_dir, "--run-dir or GDL_RUNS_DIR")
+    if not meta.exists():
+        meta.write_text(json.dumps({"model": recipe.name}) + "\n")
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 

@@ -166,7 +166,7 @@ def scan_image_folder(folder: Path) -> dict:
             "or in class sub-folders, or pass another --data"
         )
     stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
-    key = hashlib.sha1(json.dumps(stats).encode()).hexdigest()
+    key = hashlib.sha1(json.dumps(["scan-v1", stats]).encode()).hexdigest()
     cache = cache_dir() / "image_scans" / f"{key}.json"
     try:
         return json.loads(cache.read_text())
