@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ``gdl`` command; return its exit status.
 
     A :class:`gdl.errors.GDLError` (anything a person can fix: a missing dataset, an
-    unknown name, an existing run folder ...) becomes one line on stderr and status 2.
+    unknown name, an existing run folder ...), a bad command line or a file the system
+    refused becomes one line on stderr and status 2; ``GDL_DEBUG=1`` shows the traceback.
     """
     from gdl.errors import GDLError
 
@@ -241,10 +242,22 @@ def main(argv: list[str] | None = None) -> int:
         "data": _cmd_data,
         "world-models": _cmd_world_models,
     }
+    debug = os.environ.get("GDL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     try:
         return handlers[args.command](args)
     except GDLError as exc:
+        if debug:
+            raise
         print(f"gdl: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file or folder the system refused (permissions, full disk)
+        if debug or exc.filename is None:
+            raise
+        print(
+            f"gdl: cannot use {exc.filename}: {exc.strerror or exc}; check the path and its "
+            "permissions (GDL_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(

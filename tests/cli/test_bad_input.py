@@ -290,3 +290,34 @@ def test_nan_loss_stops_with_the_epoch_and_step(tmp_path):
 
 def test_state_file_is_json(trained_vae):
     assert json.loads((trained_vae / "checkpoints" / "state.json").read_text())["epoch"] == 1
+
+
+def test_output_path_blocked_by_a_file(capsys, run_copy, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    _one_line_error(capsys, ["sample", "vae", "--run-dir", run_copy, "--num", "2",
+                             "--out", blocker / "x.png"], str(blocker))  # fmt: skip
+    assert blocker.read_text() == "x"
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch):
+    from gdl.errors import RunError
+
+    monkeypatch.setenv("GDL_DEBUG", "1")
+    with pytest.raises(RunError):
+        main(["sample", "vae", "--run-dir", str(tmp_path / "none")])
+
+
+def test_cgan_takes_class_sub_folders(tmp_path, monkeypatch):
+    import argparse
+
+    from gdl.cli.recipes import get_recipe
+
+    monkeypatch.setenv("GDL_CACHE_DIR", str(tmp_path / "cache"))
+    for c in ("cats", "dogs", "owls"):
+        _images(tmp_path / "pets" / c, n=2)
+    args = argparse.Namespace(data=str(tmp_path / "pets"), batch_size=3, seed=None)
+    data = get_recipe("cgan").load_data(args)
+    x, y = zip(*[(np.asarray(a), np.asarray(b)) for a, b in data.x])
+    assert data.info["num_classes"] == 3 and sorted(np.concatenate(y)) == [0, 0, 1, 1, 2, 2]
+    assert np.concatenate(x).shape == (6, 64, 64, 3)
