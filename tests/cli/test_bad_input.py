@@ -321,3 +321,25 @@ def test_cgan_takes_class_sub_folders(tmp_path, monkeypatch):
     x, y = zip(*[(np.asarray(a), np.asarray(b)) for a, b in data.x])
     assert data.info["num_classes"] == 3 and sorted(np.concatenate(y)) == [0, 0, 1, 1, 2, 2]
     assert np.concatenate(x).shape == (6, 64, 64, 3)
+
+
+def test_interrupted_kaggle_download_is_resumed(capsys, tmp_path, monkeypatch):
+    """The staged part of an interrupted download stays for the next run (kagglehub resumes
+    it); ``--force`` starts from nothing."""
+    import gdl.data.kaggle as gkaggle
+
+    monkeypatch.setenv("GDL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KAGGLE_USERNAME", "reader")
+    monkeypatch.setenv("KAGGLE_KEY", "k")
+    seen = []
+
+    class Client:
+        def download(self, slug, dest):
+            seen.append(sorted(p.name for p in Path(dest).iterdir()))
+            (Path(dest) / "part.zip").write_bytes(b"PK" * 10)
+            raise ConnectionError("reset")
+
+    monkeypatch.setattr(gkaggle, "make_client", Client)
+    for argv in (["faces"], ["faces"], ["faces", "--force"]):
+        _one_line_error(capsys, ["data", "download", *argv], "faces", "no network")
+    assert seen == [[], ["part.zip"], []]
