@@ -32,7 +32,18 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line is one ``gdl: ...`` line (no usage block)."""
 
     def error(self, message):
-        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        where = self.prog.removeprefix("gdl").strip()
+        raise _UsageError(f"{where + ': ' if where else ''}{message} (see {self.prog} --help)")
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:  # name the command that does not take them (not just "gdl")
+            words = ("gdl", getattr(ns, "command", None), getattr(ns, "model", None))
+            where = " ".join(w for w in words if isinstance(w, str))
+            raise _UsageError(
+                f"{where} does not take {' '.join(extra)} (see {where} --help for its options)"
+            )
+        return ns
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
