@@ -77,7 +77,16 @@ def _data_rows(tmp: Path) -> dict:
     midi = tmp / "midi"
     midi.mkdir()
     (midi / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    wines = tmp / "wines.json"
+    wines.write_text(json.dumps([{"country": "US", "description": "no variety"}]))
+    nulls = tmp / "nulls.json"
+    nulls.write_text("[null, null]")
+    truncated = tmp / "cut.json"
+    truncated.write_text('[{"country": "US", "prov')
     return {
+        "wines json with missing fields": (["train", "gpt", "--data", wines], [str(wines)]),
+        "json list of nulls": (["train", "gpt", "--data", nulls], [str(nulls)]),
+        "truncated json": (["train", "gpt", "--data", truncated], [str(truncated)]),
         "empty image folder": (["train", "dcgan", "--data", empty], [str(empty), ".jpg"]),
         "folder of undecodable images": (["train", "dcgan", "--data", allbad], ["a.jpg"]),
         "cgan on a folder without classes": (
@@ -90,6 +99,9 @@ def _data_rows(tmp: Path) -> dict:
 
 
 DATA_ROWS = [
+    "wines json with missing fields",
+    "json list of nulls",
+    "truncated json",
     "empty image folder",
     "folder of undecodable images",
     "cgan on a folder without classes",
