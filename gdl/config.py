@@ -42,3 +42,27 @@ def cache_dir() -> Path:
 def pick(book, smoke):
     """Return ``smoke`` in smoke mode, else ``book``: ``EPOCHS = pick(10, 1)``."""
     return smoke if smoke_mode() else book
+
+
+def writable_dir(path, setting: str) -> Path:
+    """Create ``path`` (and parents) and check a file can be written in it; otherwise a
+    :class:`gdl.errors.ConfigError` naming the path and the ``setting`` that chooses it
+    (``GDL_RUNS_DIR``, ``--run-dir``, ``GDL_DATA_DIR`` ...)."""
+    from gdl.errors import ConfigError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".gdl-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        blocked = isinstance(exc, (NotADirectoryError, FileExistsError)) or (
+            path.exists() and not path.is_dir()
+        )
+        reason = "a file is in the way (it must be a folder)" if blocked else exc.strerror
+        raise ConfigError(
+            f"cannot write to {path}: {reason or type(exc).__name__}; set {setting} to a "
+            "writable folder"
+        ) from None
+    return path

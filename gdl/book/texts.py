@@ -22,7 +22,14 @@ def load_texts(name: str, limit: int | None = None, pad: bool = False) -> list[s
 
             texts = wines_from_json(path)
         else:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            raw = path.read_bytes()
+            try:
+                lines = raw.decode("utf-8").splitlines()
+            except UnicodeDecodeError as exc:
+                raise DatasetError(
+                    f"{path} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 4]!r}); "
+                    "pass a text file with one training text a line (convert it to UTF-8)"
+                ) from None
             texts = [t.strip() for t in lines if t.strip()]
         if not texts:
             raise DatasetError(f"{path} holds no training text (expected one text a line)")

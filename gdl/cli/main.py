@@ -19,7 +19,31 @@ import os
 import sys
 from pathlib import Path
 
+from gdl.cli.recipes.base import positive_int
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _UsageError(Exception):
+    """A command line argparse refused (printed as one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one ``gdl: ...`` line (no usage block)."""
+
+    def error(self, message):
+        where = self.prog.removeprefix("gdl").strip()
+        raise _UsageError(f"{where + ': ' if where else ''}{message} (see {self.prog} --help)")
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:  # name the command that does not take them (not just "gdl")
+            words = ("gdl", getattr(ns, "command", None), getattr(ns, "model", None))
+            where = " ".join(w for w in words if isinstance(w, str))
+            raise _UsageError(
+                f"{where} does not take {' '.join(extra)} (see {where} --help for its options)"
+            )
+        return ns
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -36,9 +60,9 @@ def _train_parser(sub, recipes) -> None:
     for name, cls in recipes.items():
         p = tsub.add_parser(name, help=cls.help, description=cls.help)
         _add_common(p)
-        p.add_argument("--epochs", type=int, help=f"epochs (book: {cls.epochs})")
-        p.add_argument("--batch-size", type=int, help=f"batch size (book: {cls.batch_size})")
-        p.add_argument("--steps-per-epoch", type=int, help="limit the steps per epoch")
+        p.add_argument("--epochs", type=positive_int, help=f"epochs (book: {cls.epochs})")
+        p.add_argument("--batch-size", type=positive_int, help=f"batch size (book: {cls.batch_size})")
+        p.add_argument("--steps-per-epoch", type=positive_int, help="limit the steps per epoch")
         p.add_argument(
             "--resume", action="store_true", help="continue from the last checkpoint of the run"
         )
@@ -62,8 +86,11 @@ def _sample_parser(sub, recipes) -> None:
         p = ssub.add_parser(name, help=cls.help, description=cls.help)
         _add_common(p)
         p.add_argument("--model-path", help="a .keras file (default: RUN_DIR/model.keras)")
-        p.add_argument("--out", help=f"output file (default: RUN_DIR/sample{cls.sample_suffix})")
-        p.add_argument("--num", type=int, default=None, help="how many samples")
+        p.add_argument(
+            "--out",
+            help=f"output file (default: RUN_DIR/sample_NNN{cls.sample_suffix}, a new number)",
+        )
+        p.add_argument("--num", type=positive_int, default=None, help="how many samples")
         # training-only options, so recipes can read one namespace shape
         p.set_defaults(
             batch_size=None,
@@ -97,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gdl.cli.recipes import all_recipes
 
     recipes = all_recipes()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gdl",
         description="Keras 3 companion to Generative Deep Learning (2nd ed.). Models: "
         + ", ".join(recipes),
@@ -122,9 +149,51 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def _cmd_sample(args) -> int:
+def _load_model(path: Path, recipe):
+    """``keras.saving.load_model`` with one actionable line for each way a file can be wrong."""
+    import zipfile
+
     import keras
 
+    from gdl.errors import RunError
+
+    fix = f"pass the model.keras that `gdl train {recipe.name}` wrote (--model-path)"
+    if path.is_dir():
+        raise RunError(f"--model-path {path} is a folder, not a .keras file; {fix}")
+    if path.suffix != ".keras":
+        raise RunError(f"--model-path {path} is not a .keras file; {fix}")
+    if not zipfile.is_zipfile(path):
+        raise RunError(
+            f"{path} is not a Keras model archive (truncated or corrupt .keras, a .keras is a "
+            f"zip); train again or {fix}"
+        )
+    try:
+        model = keras.saving.load_model(path)  # import gdl registered every gdl class
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise RunError(
+            f"cannot load {path} ({type(exc).__name__}: {first}); the file is damaged or "
+            f"not a gdl model: train again or {fix}"
+        ) from None
+    expected = getattr(recipe, "model_class", "")
+    if expected and type(model).__name__ != expected:
+        raise RunError(
+            f"{path} holds a {type(model).__name__}, not the {expected} that "
+            f"`gdl sample {recipe.name}` samples; pick the matching model name or {fix}"
+        )
+    return model
+
+
+def _default_sample_path(run_dir: Path, suffix: str) -> Path:
+    """``RUN_DIR/sample_NNN<suffix>``, the first free number: next to the training's own
+    ``sample<suffix>``, never over it."""
+    n = 1
+    while (run_dir / f"sample_{n:03d}{suffix}").exists():
+        n += 1
+    return run_dir / f"sample_{n:03d}{suffix}"
+
+
+def _cmd_sample(args) -> int:
     from gdl.cli.recipes import get_recipe
     from gdl.cli.train import run_directory
     from gdl.errors import RunError
@@ -136,8 +205,11 @@ def _cmd_sample(args) -> int:
         raise RunError(
             f"no trained model at {model_path}: run `gdl train {args.model}` first or pass --model-path"
         )
-    model = keras.saving.load_model(model_path)  # import gdl registered every gdl class
-    out = Path(args.out) if args.out else run_dir / f"sample{recipe.sample_suffix}"
+    model = _load_model(model_path, recipe)
+    if args.out:
+        out = Path(args.out)
+    else:
+        out = _default_sample_path(model_path.parent, recipe.sample_suffix)
     paths = recipe.sample(model, args, out, recipe.sample_info(args))
     for p in paths:
         print(p)
@@ -170,21 +242,38 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ``gdl`` command; return its exit status.
 
     A :class:`gdl.errors.GDLError` (anything a person can fix: a missing dataset, an
-    unknown name, an existing run folder ...) becomes one line on stderr and status 2.
+    unknown name, an existing run folder ...), a bad command line or a file the system
+    refused becomes one line on stderr and status 2; ``GDL_DEBUG=1`` shows the traceback.
     """
     from gdl.errors import GDLError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"gdl: {exc}", file=sys.stderr)
+        return 2
     handlers = {
         "train": _cmd_train,
         "sample": _cmd_sample,
         "data": _cmd_data,
         "world-models": _cmd_world_models,
     }
+    debug = os.environ.get("GDL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     try:
         return handlers[args.command](args)
     except GDLError as exc:
+        if debug:
+            raise
         print(f"gdl: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file or folder the system refused (permissions, full disk)
+        if debug or exc.filename is None:
+            raise
+        print(
+            f"gdl: cannot use {exc.filename}: {exc.strerror or exc}; check the path and its "
+            "permissions (GDL_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print(

@@ -17,20 +17,78 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import time
 from pathlib import Path
 
 import keras
 
 from gdl.callbacks import EpochCheckpoint, SampleEveryEpoch, restore_checkpoint
 from gdl.cli.recipes.base import Recipe
-from gdl.config import runs_dir, smoke_mode
+from gdl.config import runs_dir, smoke_mode, writable_dir
 from gdl.distribute import check_data_parallel, data_parallel
-from gdl.errors import RunError
+from gdl.errors import ConfigError, RunError
 
 
 def run_directory(recipe: Recipe, args: argparse.Namespace) -> Path:
     given = getattr(args, "run_dir", None)
     return Path(given) if given else runs_dir() / recipe.name
+
+
+def _set_aside(run_dir: Path) -> Path:
+    """``--overwrite``: move the old run to ``<run>.replaced-<time>`` (nothing is deleted,
+    and the new run starts in an empty folder)."""
+    aside = run_dir.with_name(f"{run_dir.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = aside.with_name(f"{aside.name.split('~')[0]}~{n}")
+    try:
+        run_dir.rename(aside)
+    except OSError as exc:
+        raise RunError(
+            f"--overwrite could not move the old run {run_dir} aside ({exc.strerror}); "
+            "remove it yourself or pick another --run-dir"
+        ) from None
+    print(f"--overwrite: the previous run in {run_dir} was moved to {aside}")
+    return aside
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop ``fit`` at the first NaN/infinite loss with a :class:`RunError` naming the
+    epoch and step, before the epoch's checkpoint could save broken weights."""
+
+    def __init__(self, checkpoints: Path):
+        super().__init__()
+        self.checkpoints, self.epoch = checkpoints, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, value in (logs or {}).items():
+            if "loss" in key and not math.isfinite(float(value)):
+                kept = (
+                    f"the last good checkpoint ({self.epoch} epochs) is kept in {self.checkpoints}"
+                    if self.epoch
+                    else "no epoch finished, so nothing was saved"
+                )
+                raise RunError(
+                    f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}; "
+                    f"likely cause: a learning rate too high or unscaled data; {kept}"
+                )
+
+
+def _restore(model, ckpt_dir: Path) -> int:
+    try:
+        return restore_checkpoint(model, ckpt_dir)
+    except Exception as exc:  # truncated state.json, weights of another model ...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise RunError(
+            f"cannot resume from {ckpt_dir} ({type(exc).__name__}: {first}); the checkpoint is "
+            "damaged or from another model: start again with --overwrite or pick another --run-dir"
+        ) from None
 
 
 def train(recipe: Recipe, args: argparse.Namespace) -> dict:
@@ -45,17 +103,35 @@ def train(recipe: Recipe, args: argparse.Namespace) -> dict:
 def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     run_dir = run_directory(recipe, args)
     ckpt_dir = run_dir / "checkpoints"
-    if (
-        run_dir.exists()
-        and (ckpt_dir / "state.json").exists()
-        and not args.resume
-        and not args.overwrite
-    ):
+    has_run = run_dir.is_dir() and (ckpt_dir / "state.json").exists()
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other; pass one of them")
+    if has_run and not args.resume and not args.overwrite:
         raise RunError(
             f"{run_dir} already holds a run. Continue it with --resume, "
             f"start again with --overwrite, or pick another --run-dir."
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if args.resume and not has_run:
+        raise RunError(
+            f"nothing to resume: {run_dir} holds no checkpoint (checkpoints/state.json); "
+            "drop --resume to start a new run, or pass the --run-dir of an existing run"
+        )
+    meta = run_dir / "run.json"  # which model the run trains, so --resume can check it
+    if args.resume and meta.is_file():
+        try:
+            owner = json.loads(meta.read_text()).get("model")
+        except ValueError:
+            owner = None
+        if owner and owner != recipe.name:
+            raise RunError(
+                f"{run_dir} is a run of {owner}, another model than {recipe.name}: resume it "
+                f"with `gdl train {owner} --resume`, or start again with --overwrite"
+            )
+    if args.overwrite and run_dir.is_dir() and any(run_dir.iterdir()):
+        _set_aside(run_dir)
+    writable_dir(run_dir, "--run-dir or GDL_RUNS_DIR")
+    if not meta.exists():
+        meta.write_text(json.dumps({"model": recipe.name}) + "\n")
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
@@ -63,12 +139,13 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     model = recipe.build(args, data)
     check_data_parallel(model, getattr(args, "devices", 1) or 1)
     epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.epochs)
-    initial_epoch = restore_checkpoint(model, ckpt_dir) if args.resume else 0
+    initial_epoch = _restore(model, ckpt_dir) if args.resume else 0
     if args.resume:
         print(f"Resuming {recipe.name} from epoch {initial_epoch + 1} of {epochs}")
 
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")),
+        StopOnNaN(ckpt_dir),
         EpochCheckpoint(ckpt_dir),
         SampleEveryEpoch(
             lambda m, p: recipe.epoch_sample(m, p, data.info),
@@ -91,7 +168,9 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
         history = model.fit(data.x, data.y, **fit_kwargs).history
 
     model_path = run_dir / "model.keras"
-    model.save(model_path)
+    tmp = run_dir / "tmp-model.keras"
+    model.save(tmp)  # a temporary name first: an interrupted save leaves no half model.keras
+    os.replace(tmp, model_path)
     samples = recipe.sample(model, args, run_dir / f"sample{recipe.sample_suffix}", data.info)
     summary = {
         "model": recipe.name,

@@ -115,6 +115,111 @@ def corrupt_images(folder: Path, limit: int = 20) -> list[str]:
     return problems
 
 
+# Pillow modes TensorFlow's decoder reads as the model asks (8-bit grey or colour); other
+# files (CMYK/16-bit/LA/palette PNGs, animated GIFs, a PNG named .jpg ...) are decoded
+# with Pillow instead, converted to RGB or L and resized like the rest.
+_TF_SAFE = {("JPEG", "RGB"), ("JPEG", "L"), ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "L")}
+_FORMAT_OF = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF"}
+
+
+def _scan_one(path: Path) -> tuple[str, str | None]:
+    """``("ok" | "convert" | "bad", reason)`` for one image file (Pillow header + a cheap
+    end-marker check; no full decode)."""
+    from PIL import Image
+
+    problem = image_file_problem(path)
+    if problem and "truncated" in problem or path.stat().st_size == 0:
+        return "bad", problem
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            key = (im.format, im.mode)
+            frames = getattr(im, "n_frames", 1)
+    except Exception as exc:  # Pillow raises many types for a broken file
+        return "bad", f"{path} cannot be decoded ({type(exc).__name__}: {exc})"
+    if key in _TF_SAFE and _FORMAT_OF.get(path.suffix.lower()) == key[0] and frames == 1:
+        return "ok", None
+    return "convert", f"{key[0]} {key[1]}"
+
+
+def scan_image_folder(folder: Path) -> dict:
+    """Check every image under ``folder`` before training: ``{"ok": [...], "convert":
+    [...], "bad": {path: reason}}`` (paths as strings, :func:`list_images` order).
+
+    Parallel over a thread pool, and cached in ``GDL_CACHE_DIR`` by each file's size and
+    mtime, so a second run over an unchanged folder only stats the files. An empty
+    folder raises :class:`DatasetError` naming it and the accepted formats.
+    """
+    import hashlib
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gdl.config import cache_dir
+    from gdl.errors import DatasetError
+
+    folder = Path(folder)
+    paths = list_images(folder)
+    if not paths:
+        raise DatasetError(
+            f"no images in {folder}: put image files ({', '.join(IMAGE_FORMATS)}) in it "
+            "or in class sub-folders, or pass another --data"
+        )
+    stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+    key = hashlib.sha1(json.dumps(["scan-v1", stats]).encode()).hexdigest()
+    cache = cache_dir() / "image_scans" / f"{key}.json"
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        pass
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(_scan_one, paths))
+    scan = {"ok": [], "convert": [], "bad": {}}
+    for p, (kind, reason) in zip(paths, results):
+        if kind == "bad":
+            scan["bad"][str(p)] = reason
+        else:
+            scan[kind].append(str(p))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(scan))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only cache only costs the next run a rescan
+    return scan
+
+
+def _pil_image_dataset(paths, labels, image_size, color_mode, interpolation):
+    """``tf.data`` of ``(H, W, C)`` float32 images decoded by Pillow (any mode converted to
+    RGB or L, resized with ``interpolation``), with labels when given."""
+    import tensorflow as tf
+    from PIL import Image
+
+    mode, channels = ("L", 1) if color_mode == "grayscale" else ("RGB", 3)
+    h, w = image_size
+    resample = {"nearest": Image.NEAREST, "bicubic": Image.BICUBIC}.get(
+        interpolation, Image.BILINEAR
+    )
+
+    def decode(path):
+        with Image.open(path.decode() if isinstance(path, bytes) else str(path)) as im:
+            im.seek(0)
+            arr = np.asarray(im.convert(mode).resize((w, h), resample), np.float32)
+        return arr.reshape(h, w, channels)
+
+    def load(path):
+        x = tf.numpy_function(decode, [path], tf.float32)
+        x.set_shape((h, w, channels))
+        return x
+
+    ds = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if labels is not None:
+        ds = tf.data.Dataset.zip((ds, tf.data.Dataset.from_tensor_slices(list(labels))))
+    return ds
+
+
 def scale_images(x, value_range: tuple[float, float]):
     """Map 0..255 pixel values to ``value_range``: ``(0, 1)`` is the book's ``x / 255``,
     ``(-1, 1)`` its ``(x - 127.5) / 127.5``."""
@@ -165,20 +270,27 @@ def image_folder_dataset(
         )
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
-    ds = keras.utils.image_dataset_from_directory(
-        str(folder),
-        labels=labels,
-        label_mode=None if labels is None else "int",
-        color_mode=color_mode,
-        image_size=image_size,
-        batch_size=None if drop_remainder else batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        validation_split=validation_split,
-        subset=subset,
-        interpolation=interpolation,
-        verbose=False,
-    )
+    scan = scan_image_folder(folder)
+    if scan["bad"] or scan["convert"]:
+        ds = _checked_folder_dataset(
+            folder, scan, labels, image_size, color_mode, batch_size, drop_remainder,
+            shuffle, seed, validation_split, subset, interpolation,
+        )  # fmt: skip
+    else:
+        ds = keras.utils.image_dataset_from_directory(
+            str(folder),
+            labels=labels,
+            label_mode=None if labels is None else "int",
+            color_mode=color_mode,
+            image_size=image_size,
+            batch_size=None if drop_remainder else batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            validation_split=validation_split,
+            subset=subset,
+            interpolation=interpolation,
+            verbose=False,
+        )
     if value_range is not None:
         lo, hi = value_range
         if labels is None:
@@ -193,6 +305,50 @@ def image_folder_dataset(
         ds = ds.batch(batch_size, drop_remainder=True)
     if prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
+    return ds
+
+
+def _checked_folder_dataset(
+    folder, scan, labels, image_size, color_mode, batch_size, drop_remainder,
+    shuffle, seed, validation_split, subset, interpolation,
+):  # fmt: skip
+    """The folder pipeline when the scan found files TensorFlow cannot read: broken files
+    are skipped with a warning naming them, the others decoded by Pillow (converted and
+    resized); order, shuffling and the validation split follow
+    ``image_dataset_from_directory``'s (a sorted walk, a seeded shuffle of the files)."""
+    import warnings
+
+    from gdl.errors import DatasetError
+
+    paths = list_images(folder)
+    if isinstance(labels, str):  # "inferred": one class per sub-folder
+        classes = sorted({p.parent.relative_to(folder).parts[0] for p in paths if p.parent != folder})
+        labels = [classes.index(p.parent.relative_to(folder).parts[0]) for p in paths]
+    keep = [i for i, p in enumerate(paths) if str(p) not in scan["bad"]]
+    if scan["bad"]:
+        first = next(iter(scan["bad"].values()))
+        more = f" and {len(scan['bad']) - 1} more" if len(scan["bad"]) > 1 else ""
+        if not keep:
+            raise DatasetError(
+                f"no readable image in {folder}: {first}{more}; replace the files or pass "
+                "another --data"
+            )
+        warnings.warn(f"skipping unreadable images: {first}{more}", stacklevel=3)
+    paths = [paths[i] for i in keep]
+    labels = None if labels is None else [labels[i] for i in keep]
+    order = np.arange(len(paths))
+    if shuffle or validation_split:
+        order = np.random.default_rng(seed).permutation(len(paths))
+    if validation_split:
+        n_val = int(validation_split * len(paths))
+        order = order[-n_val:] if subset == "validation" else order[: len(paths) - n_val]
+    paths = [paths[i] for i in order]
+    labels = None if labels is None else [labels[i] for i in order]
+    ds = _pil_image_dataset(paths, labels, image_size, color_mode, interpolation)
+    if shuffle:
+        ds = ds.shuffle(min(len(paths), 1024), seed=seed)
+    if batch_size is not None and not drop_remainder:
+        ds = ds.batch(batch_size)
     return ds
 
 

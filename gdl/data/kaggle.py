@@ -73,7 +73,9 @@ class KagglehubClient:
     def download(self, slug: str, dest: Path) -> None:
         import kagglehub
 
-        kagglehub.dataset_download(slug, output_dir=str(dest), force_download=True)
+        # no force_download: a partial archive left in ``dest`` by an interrupted run is
+        # resumed by kagglehub (``gdl data download NAME --force`` clears ``dest`` first)
+        kagglehub.dataset_download(slug, output_dir=str(dest))
         shutil.rmtree(dest / ".complete", ignore_errors=True)  # kagglehub's own markers
 
 
@@ -139,9 +141,9 @@ def download_kaggle(
         credentials_source()
         client = make_client()
     staging = staging_dir(ds)
-    if staging.exists():  # an interrupted earlier run: the client restarts cleanly
+    if force and staging.exists():  # --force: start again from nothing
         shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    staging.mkdir(parents=True, exist_ok=True)  # kept after an interruption: resumed
     try:
         client.download(slug, staging)
     except DatasetError:

@@ -80,6 +80,9 @@ class Dataset:
             return self.path()
         if self.downloader is None:
             raise DatasetError(f"dataset {self.name!r} has no downloader")
+        from gdl.config import data_dir, writable_dir
+
+        writable_dir(data_dir(), "GDL_DATA_DIR")
         return self.downloader(self, **kwargs)
 
     def make_fixture(self, root: Path) -> None:
@@ -134,8 +137,9 @@ def build_fixtures(root: str | Path, names: list[str] | None = None) -> Path:
 
     Point ``GDL_DATA_DIR`` at ``root`` and the real loaders read them.
     """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    from gdl.config import writable_dir
+
+    root = writable_dir(root, "another fixtures folder")
     for name, ds in list_datasets().items():
         if names is None or name in names:
             ds.make_fixture(root)

@@ -148,7 +148,17 @@ def parse_scores(sources: Iterable, cache: bool = True, verbose: bool = False) -
             continue
         if verbose:
             print(f"parsing {i + 1}: {path.name}", flush=True)
-        tokens = score_to_tokens(converter.parse(str(path)))
+        try:
+            score = converter.parse(str(path))
+        except Exception as exc:  # music21 raises MidiException, MusicXMLImportException ...
+            from gdl.errors import DatasetError
+
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise DatasetError(
+                f"{path} is not a readable score ({type(exc).__name__}: {first}); "
+                "remove or replace the file and run again"
+            ) from None
+        tokens = score_to_tokens(score)
         out.append(tokens)
         if cache:
             folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from gdl.book.ch05_autoregressive import load_pixel_values
 from gdl.book.texts import load_texts
-from gdl.cli.recipes.base import Recipe, TrainData, register
+from gdl.cli.recipes.base import (
+    Recipe,
+    TrainData,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    probability,
+    register,
+)
 
 
 # -- LSTM -------------------------------------------------------------------
@@ -34,10 +42,10 @@ class LSTMRecipe(Recipe):
         parser.add_argument("--layers", type=int, default=1, help="stacked recurrent layers")
         parser.add_argument("--bidirectional", action="store_true")
         parser.add_argument("--prompt", default="recipe for", help="sampling prompt")
-        parser.add_argument("--max-tokens", type=int, default=100)
-        parser.add_argument("--temperature", type=float, default=1.0)
-        parser.add_argument("--top-k", type=int, default=None)
-        parser.add_argument("--top-p", type=float, default=None)
+        parser.add_argument("--max-tokens", type=positive_int, default=100)
+        parser.add_argument("--temperature", type=non_negative_float, default=1.0)
+        parser.add_argument("--top-k", type=positive_int, default=None)
+        parser.add_argument("--top-p", type=probability, default=None)
 
     def load_data(self, args):
         from gdl.data.text import language_model_dataset, make_vectorizer
@@ -92,7 +100,7 @@ class _PixelRecipe(Recipe):
         parser.add_argument("--image-size", type=int, default=cls.image_size)
         parser.add_argument("--filters", type=int, default=128, help="book: 128")
         parser.add_argument("--blocks", type=int, default=5, help="residual blocks (book: 5)")
-        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--temperature", type=positive_float, default=1.0)
 
     def levels(self):
         return None

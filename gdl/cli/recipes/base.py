@@ -22,6 +22,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+
+def _number(kind, low, low_inclusive=True, high=None):
+    """An argparse type: ``kind`` (int/float) in ``[low, high]`` (``(low, high]`` when
+    ``low_inclusive`` is false), so ``--epochs 0`` is refused at the edge."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value != value or (value < low if low_inclusive else value <= low) or (
+            high is not None and value > high
+        ):
+            lo = f">= {low}" if low_inclusive else f"> {low}"
+            hi = f" and <= {high}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"must be {lo}{hi}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, 1)
+positive_float = _number(float, 0.0, low_inclusive=False)
+non_negative_float = _number(float, 0.0)
+probability = _number(float, 0.0, low_inclusive=False, high=1.0)
+
+
 _RECIPES: dict[str, type[Recipe]] = {}
 
 

@@ -12,7 +12,14 @@ import argparse
 
 from gdl.book.ch09_transformer import write_generation
 from gdl.book.texts import load_texts
-from gdl.cli.recipes.base import Recipe, TrainData, register
+from gdl.cli.recipes.base import (
+    Recipe,
+    TrainData,
+    non_negative_float,
+    positive_int,
+    probability,
+    register,
+)
 from gdl.config import pick, smoke_mode
 
 
@@ -29,11 +36,11 @@ class GPTRecipe(Recipe):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prompt", default="wine review", help="start of the text")
-        parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-        parser.add_argument("--top-k", type=int, default=None, help="sample from the k best")
-        parser.add_argument("--top-p", type=float, default=None, help="nucleus sampling")
+        parser.add_argument("--temperature", type=non_negative_float, default=1.0, help="0 = greedy")
+        parser.add_argument("--top-k", type=positive_int, default=None, help="sample from the k best")
+        parser.add_argument("--top-p", type=probability, default=None, help="nucleus sampling")
         parser.add_argument(
-            "--max-tokens", type=int, default=80, help="length of prompt + text (<= max_len)"
+            "--max-tokens", type=positive_int, default=80, help="length of prompt + text (<= max_len)"
         )
         parser.add_argument("--limit", type=int, default=None, help="use the first N texts")
         parser.add_argument("--vocab-size", type=int, default=10000, help="book: 10000")

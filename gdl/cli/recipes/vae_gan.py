@@ -9,6 +9,7 @@ Samples are PNG grids. The data come from :mod:`gdl.book` (what the notebooks ca
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from gdl.book.ch03_vae import fashion_images
 from gdl.book.images import image_data
 from gdl.cli.recipes.base import Recipe, TrainData, register
 from gdl.config import smoke_mode
+from gdl.errors import ConfigError
 from gdl.plotting import save_grid
 
 
@@ -193,6 +195,31 @@ class CGANRecipe(_GANRecipe):
     default_data = "faces"
     labels = "Blond_Hair"
     model_class = "ConditionalWGAN"
+
+    def load_data(self, args):
+        name = self.data_name(args)
+        if name in ("digits", "faces"):
+            return super().load_data(args)
+        return self._class_folders(Path(name), args)
+
+    def _class_folders(self, folder: Path, args) -> TrainData:
+        """``--data FOLDER`` of class sub-folders (``FOLDER/<class>/*.jpg``): the label is
+        the sub-folder, as ``image_dataset_from_directory(labels="inferred")``."""
+        from gdl.data.images import image_folder_dataset, list_images
+
+        classes = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        classes = [c for c in classes if list_images(folder / c)]
+        if len(classes) < 2:
+            raise ConfigError(
+                f"cgan needs labelled images: --data {folder} must hold one sub-folder of "
+                "images per class (at least 2), or be faces or digits"
+            )
+        size = self.image_size
+        x = image_folder_dataset(
+            folder, image_size=size, batch_size=self.batch(args), value_range=(-1.0, 1.0),
+            labels="inferred", color_mode="rgb" if self.channels == 3 else "grayscale",
+        )  # fmt: skip
+        return TrainData(x=x, info={"image_size": size, "num_classes": len(classes)})
 
     def model_kwargs(self, data) -> dict:
         return {**super().model_kwargs(data), "num_classes": data.info["num_classes"]}
