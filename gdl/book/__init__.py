@@ -51,6 +51,7 @@ _EXPORTS = {
     "text_sample": "ch09_transformer",
     # chapter 11
     "causal_mask_figure": "ch11_music",
+    "embedding_heatmaps": "ch11_music",
     "music_sample": "ch11_music",
     "raw_pianoroll_figure": "ch11_music",
 }

@@ -53,3 +53,23 @@ def music_sample(max_len: int, temperature: float = 0.5):
         gen.write_midi(path)
 
     return sample
+
+
+def embedding_heatmaps(layer, tokens, title: str = "notes"):
+    """The book's three heatmaps of one input window through a
+    :class:`~gdl.layers.TokenAndPositionEmbedding`: the token embedding, the (sine)
+    position encoding and their sum, ``(T, dim)`` each. Returns the matplotlib figure."""
+    from keras import ops
+    from matplotlib.figure import Figure
+
+    tokens = np.asarray(tokens)[None]
+    token = np.asarray(ops.convert_to_numpy(layer.token_emb(tokens)))[0]
+    total = np.asarray(ops.convert_to_numpy(layer(tokens)))[0]
+    fig = Figure(figsize=(15, 4))
+    for ax, values, name in zip(
+        fig.subplots(1, 3), (token, total - token, total), ("token embedding", "position encoding", "sum")
+    ):
+        im = ax.imshow(values.T, cmap="coolwarm", aspect="auto")
+        ax.set(title=f"{title}: {name}", xlabel="position", ylabel="dimension")
+        fig.colorbar(im, ax=ax)
+    return fig

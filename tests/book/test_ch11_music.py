@@ -28,3 +28,17 @@ def test_raw_pianoroll_figure_draws_the_values_before_argmax():
     axes = fig.axes
     assert len(axes) == 8
     np.testing.assert_allclose(np.asarray(axes[1].images[0].get_array()), roll[1, :, :, 0].T)
+
+
+def test_embedding_heatmaps_split_the_sum_into_token_and_position():
+    from gdl.book.ch11_music import embedding_heatmaps
+    from gdl.layers import TokenAndPositionEmbedding
+
+    layer = TokenAndPositionEmbedding(7, 8, None, "sine")
+    tokens = np.array([1, 2, 3, 4, 5])
+    axes = embedding_heatmaps(layer, tokens).axes[:3]
+    token, position, total = (np.asarray(ax.images[0].get_array()) for ax in axes)
+    np.testing.assert_allclose(token + position, total, atol=1e-5)
+    # position 0 of a sine encoding: sin(0) = 0 and cos(0) = 1, whatever the tokens
+    np.testing.assert_allclose(np.sort(position[:, 0]), [0] * 4 + [1] * 4, atol=1e-5)
+    np.testing.assert_allclose(total.T, np.asarray(layer(tokens[None]))[0], atol=1e-6)
