@@ -5,6 +5,9 @@
   resumes from the last finished epoch (``gdl train NAME --resume``).
 * :class:`SampleEveryEpoch` calls a sampling function after every epoch, the book's
   ``ImageGenerator``/``TextGenerator``/``MusicGenerator`` callbacks in one shape.
+* :class:`SaveModel` saves the final ``.keras`` when ``fit`` ends.
+* :class:`NotebookRun` gives a notebook's ``fit`` the callbacks of ``gdl train``
+  (TensorBoard, checkpoint + resume, samples, final model) under ``runs/<name>``.
 """
 
 from __future__ import annotations
@@ -90,3 +93,62 @@ class SampleEveryEpoch(keras.callbacks.Callback):
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         self.fn(self.model, self.directory / f"epoch_{epoch + 1:03d}{self.suffix}")
+
+
+class SaveModel(keras.callbacks.Callback):
+    """Save the whole model to ``path`` (a ``.keras`` file) when ``fit`` ends."""
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_train_end(self, logs=None):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.model.save(self.path)
+
+
+class NotebookRun:
+    """The callbacks of a notebook's ``fit``, the ones ``gdl train`` uses, in one call.
+
+    ``run = NotebookRun("07_ebm/01_ebm", model, sample=fn)`` then
+    ``model.fit(..., initial_epoch=run.initial_epoch, callbacks=run.callbacks)``. The run
+    lives in ``$GDL_RUNS_DIR/<name>`` (default ``runs/07_ebm/01_ebm``), laid out as a
+    ``gdl train`` run: ``logs/`` (TensorBoard), ``checkpoints/`` (weights, optimizer state
+    and finished epochs after every epoch), ``samples/epoch_NNN<suffix>`` (``sample(model,
+    path)`` after every ``every`` epochs, when given) and ``model.keras`` at the end.
+
+    When the folder already holds a checkpoint and ``resume`` is true (the default), its
+    weights are loaded into ``model`` (which must be built and compiled) and
+    ``initial_epoch`` is the number of epochs already done, so re-running the notebook
+    continues the run; ``resume=False`` starts again (the checkpoint is overwritten).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model: keras.Model | None = None,
+        sample: Callable | None = None,
+        suffix: str = ".png",
+        every: int = 1,
+        resume: bool = True,
+    ):
+        from gdl.config import runs_dir
+
+        self.dir = runs_dir() / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ckpt = self.dir / "checkpoints"
+        self.initial_epoch = restore_checkpoint(model, ckpt) if (resume and model is not None) else 0
+        if self.initial_epoch:
+            print(f"Resuming {name} after epoch {self.initial_epoch} ({ckpt})")
+        self.model_path = self.dir / "model.keras"
+        self.callbacks = [
+            keras.callbacks.TensorBoard(log_dir=str(self.dir / "logs")),
+            EpochCheckpoint(ckpt),
+            SaveModel(self.model_path),
+        ]
+        if sample is not None:
+            self.callbacks.append(SampleEveryEpoch(sample, self.dir / "samples", suffix, every))
+        print(f"Run folder: {self.dir} (tensorboard --logdir {self.dir / 'logs'})")
+
+    def __repr__(self):
+        return f"NotebookRun({str(self.dir)!r}, initial_epoch={self.initial_epoch})"

@@ -47,6 +47,13 @@ _EXPORTS = {
     # chapter 9
     "generation_html": "ch09_transformer",
     "write_generation": "ch09_transformer",
+    "shifted_example": "ch09_transformer",
+    "text_sample": "ch09_transformer",
+    # chapter 11
+    "causal_mask_figure": "ch11_music",
+    "embedding_heatmaps": "ch11_music",
+    "music_sample": "ch11_music",
+    "raw_pianoroll_figure": "ch11_music",
     # chapter 13
     "caption_data": "ch13_multimodal",
     "caption_report": "ch13_multimodal",

@@ -37,3 +37,29 @@ def write_generation(gen, path, html: bool = True) -> list[Path]:
         html_path.write_text(generation_html(gen), encoding="utf-8")
         paths.append(html_path)
     return paths
+
+
+def shifted_example(x, y, vocab=None, n: int = 10) -> str:
+    """The book's input/target view of a language-model window: the first ``n`` tokens of
+    ``x`` beside those of ``y`` (``x`` shifted by one), as ids and, with ``vocab``, words.
+    Returns the table as text (print it)."""
+    lines = [f"{'input':>22}  ->  target"]
+    for a, b in zip(list(x)[:n], list(y)[:n]):
+        if vocab is not None:
+            a, b = f"{vocab[int(a)]} ({int(a)})", f"{vocab[int(b)]} ({int(b)})"
+        lines.append(f"{a!s:>22}  ->  {b}")
+    return "\n".join(lines)
+
+
+def text_sample(prompt: str, max_tokens: int, temperature: float = 1.0):
+    """The book's ``TextGenerator`` as a ``fn(model, path)`` for
+    :class:`gdl.callbacks.NotebookRun`: generate from ``prompt``, print it, write it to
+    ``path`` (seeded by the file name, so every epoch differs)."""
+
+    def sample(model, path):
+        seed = int("".join(c for c in Path(path).stem if c.isdigit()) or 0)
+        gen = model.generate(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        print(f"\ngenerated text:\n{gen.texts[0]}\n")
+        write_generation(gen, path, html=False)
+
+    return sample

@@ -249,7 +249,8 @@ def compile_lstm(model: LSTMTextGenerator, learning_rate: float | None = None):
 
 def print_probs(gen: Generation, vocab=None, top_k: int = 5, print_fn=print, row: int = 0) -> None:
     """The book's ``print_probs``: the text so far and its ``top_k`` next words in %, for
-    every step of a :class:`gdl.generation.Generation` (``top_k`` <= its ``num_top``)."""
+    every step of a :class:`gdl.generation.Generation` (``top_k`` <= its ``num_top``),
+    each step closed by the book's ``--------`` separator."""
     vocab = gen.vocabulary if vocab is None else vocab
     for s in range(gen.num_steps):
         pos = gen.start + s
@@ -257,7 +258,7 @@ def print_probs(gen: Generation, vocab=None, top_k: int = 5, print_fn=print, row
         for i, p in list(zip(gen.top_tokens[s, row], gen.top_probs[s, row]))[:top_k]:
             if p > 0:
                 print_fn(f"{vocab[int(i)]}:   \t{np.round(100 * p, 2)}%")
-    print_fn("--------\n")
+        print_fn("--------\n")  # after every step, as the book
 
 
 class TextGenerator(keras.callbacks.Callback):

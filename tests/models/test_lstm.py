@@ -134,7 +134,8 @@ def test_text_generator_callback_and_print_probs(vectorizer):
     gen = model.generate("recipe for", 4, temperature=0.2, seed=0, stop_at_end=False)
     out = []
     print_probs(gen, top_k=3, print_fn=out.append)
-    assert gen.num_steps == 2 and out[0] == "\nPROMPT: recipe for" and len(out) == 2 * 4 + 1
+    assert gen.num_steps == 2 and out[0] == "\nPROMPT: recipe for" and len(out) == 2 * (1 + 3 + 1)
+    assert out[4] == out[9] == "--------\n"
 
 
 def test_save_load_keeps_the_vocabulary(vectorizer, tmp_path):

@@ -1,0 +1,75 @@
+"""Chapter 11 (music): the book's views of the music Transformer and MuseGAN that the
+library's plotting does not draw (causal mask heatmap, raw piano roll, per-epoch MIDI)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def causal_mask_figure(n: int = 10):
+    """The book's heatmap of the transposed causal mask (row ``i``: the positions that
+    can see position ``i``). Returns the matplotlib figure."""
+    from matplotlib.figure import Figure
+
+    from gdl.layers.transformer import causal_attention_mask
+
+    mask = np.transpose(np.asarray(causal_attention_mask(n, n)).astype(int))
+    fig = Figure(figsize=(4, 4))
+    ax = fig.add_subplot()
+    ax.imshow(mask, cmap="Greys")
+    ax.set(xlabel="query position", ylabel="key position", title="causal mask (transposed)")
+    return fig
+
+
+def raw_pianoroll_figure(roll, track_names=None):
+    """The book's ``draw_score`` on the generator's raw output: one ``(bars, steps,
+    pitches, tracks)`` roll drawn as values (before the argmax), tracks x bars, pitch up.
+    Returns the matplotlib figure."""
+    from matplotlib.figure import Figure
+
+    r = np.asarray(roll)
+    n_bars, _, _, n_tracks = r.shape
+    fig = Figure(figsize=(3 * n_bars, 2 * n_tracks))
+    axes = fig.subplots(n_tracks, n_bars, squeeze=False)
+    for t in range(n_tracks):
+        for b in range(n_bars):
+            ax = axes[t, b]
+            ax.imshow(r[b, :, :, t].T, origin="lower", cmap="Greys", aspect="auto", vmin=-1, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if b == 0 and track_names:
+                ax.set_ylabel(track_names[t])
+    fig.suptitle("generated, raw values (before argmax)")
+    return fig
+
+
+def music_sample(max_len: int, temperature: float = 0.5):
+    """The book's ``MusicGenerator`` as a ``fn(model, path)`` for
+    :class:`gdl.callbacks.NotebookRun`: generate from START, print the tokens, write MIDI."""
+
+    def sample(model, path):
+        gen = model.generate(["START"], ["0.0"], max_len=max_len, temperature=temperature, seed=0)
+        print("generated:", " ".join(f"{n}/{d}" for n, d in zip(gen.notes, gen.durations)))
+        gen.write_midi(path)
+
+    return sample
+
+
+def embedding_heatmaps(layer, tokens, title: str = "notes"):
+    """The book's three heatmaps of one input window through a
+    :class:`~gdl.layers.TokenAndPositionEmbedding`: the token embedding, the (sine)
+    position encoding and their sum, ``(T, dim)`` each. Returns the matplotlib figure."""
+    from keras import ops
+    from matplotlib.figure import Figure
+
+    tokens = np.asarray(tokens)[None]
+    token = np.asarray(ops.convert_to_numpy(layer.token_emb(tokens)))[0]
+    total = np.asarray(ops.convert_to_numpy(layer(tokens)))[0]
+    fig = Figure(figsize=(15, 4))
+    for ax, values, name in zip(
+        fig.subplots(1, 3), (token, total - token, total), ("token embedding", "position encoding", "sum")
+    ):
+        im = ax.imshow(values.T, cmap="coolwarm", aspect="auto")
+        ax.set(title=f"{title}: {name}", xlabel="position", ylabel="dimension")
+        fig.colorbar(im, ax=ax)
+    return fig

@@ -1,0 +1,44 @@
+"""Chapter 9/11 notebook views: the shifted input/target table, causal mask, raw roll."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gdl.book.ch09_transformer import shifted_example
+from gdl.book.ch11_music import causal_mask_figure, raw_pianoroll_figure
+
+
+def test_shifted_example_pairs_each_input_with_the_next_token():
+    vocab = ["", "[UNK]", "a", "b", "c"]
+    tokens = np.array([2, 3, 4, 2])
+    lines = shifted_example(tokens[:-1], tokens[1:], vocab, n=2).splitlines()
+    assert len(lines) == 3
+    assert lines[1].split("->")[0].strip() == "a (2)" and lines[1].split("->")[1].strip() == "b (3)"
+    assert lines[2].endswith("c (4)")
+
+
+def test_causal_mask_figure_is_the_transposed_lower_triangle():
+    image = causal_mask_figure(4).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(np.asarray(image), np.triu(np.ones((4, 4), int)))
+
+
+def test_raw_pianoroll_figure_draws_the_values_before_argmax():
+    roll = np.random.default_rng(0).uniform(-1, 1, (2, 16, 84, 4)).astype("float32")
+    fig = raw_pianoroll_figure(roll, track_names=list("SATB"))
+    axes = fig.axes
+    assert len(axes) == 8
+    np.testing.assert_allclose(np.asarray(axes[1].images[0].get_array()), roll[1, :, :, 0].T)
+
+
+def test_embedding_heatmaps_split_the_sum_into_token_and_position():
+    from gdl.book.ch11_music import embedding_heatmaps
+    from gdl.layers import TokenAndPositionEmbedding
+
+    layer = TokenAndPositionEmbedding(7, 8, None, "sine")
+    tokens = np.array([1, 2, 3, 4, 5])
+    axes = embedding_heatmaps(layer, tokens).axes[:3]
+    token, position, total = (np.asarray(ax.images[0].get_array()) for ax in axes)
+    np.testing.assert_allclose(token + position, total, atol=1e-5)
+    # position 0 of a sine encoding: sin(0) = 0 and cos(0) = 1, whatever the tokens
+    np.testing.assert_allclose(np.sort(position[:, 0]), [0] * 4 + [1] * 4, atol=1e-5)
+    np.testing.assert_allclose(total.T, np.asarray(layer(tokens[None]))[0], atol=1e-6)
