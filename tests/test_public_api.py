@@ -95,6 +95,25 @@ LAYER_CASES = [
          lambda: rand(2, 5, 8), tol=1e-6),
     Case("MDNHead", seeded(lambda: L.MDNHead(3, 2)), lambda: rand(2, 4, 6)),
     Case("TakeAlong", seeded(lambda: L.TakeAlong(1)), lambda: rand(2, 3, 4)),
+    # chapter 10
+    Case("EqualizedDense", seeded(lambda: L.EqualizedDense(4, seed=0)), lambda: rand(2, 3)),
+    Case("EqualizedConv2D", seeded(lambda: L.EqualizedConv2D(4, 3, seed=0)),
+         lambda: rand(2, 5, 5, 2), tol=1e-6),
+    Case("PixelNormalization", seeded(lambda: L.PixelNormalization()), lambda: rand(2, 3, 3, 4)),
+    Case("MinibatchStdDev", seeded(lambda: L.MinibatchStdDev(2)), lambda: rand(4, 3, 3, 2)),
+    Case("AdaIN", seeded(lambda: L.AdaIN(seed=0)), lambda: [rand(2, 4, 4, 3), rand(2, 5)],
+         tol=1e-6),
+    Case("ModulatedConv2D", seeded(lambda: L.ModulatedConv2D(4, seed=0)),
+         lambda: [rand(2, 5, 5, 3), rand(2, 6)], tol=1e-6),
+    Case("NoiseInjection", seeded(lambda: L.NoiseInjection(seed=0)), lambda: rand(2, 4, 4, 3)),
+    Case("SpectralDense", seeded(lambda: L.SpectralDense(4, seed=0)), lambda: rand(2, 3),
+         tol=1e-6),
+    Case("SpectralConv2D", seeded(lambda: L.SpectralConv2D(4, 3, seed=0)),
+         lambda: rand(2, 5, 5, 2), tol=1e-6),
+    Case("SelfAttention2D", seeded(lambda: L.SelfAttention2D(seed=0)),
+         lambda: rand(2, 4, 4, 16), tol=1e-6),
+    Case("VectorQuantizer", seeded(lambda: L.VectorQuantizer(8, 3, seed=0)),
+         lambda: rand(2, 2, 2, 3)),
 ]  # fmt: skip
 
 TF_ONLY = ("tensorflow",)

@@ -17,6 +17,15 @@ layer / function                        what it is (book chapter)
 :class:`TransformerBlock`               causal post-LN block, attention scores, KV cache (9)
 :class:`MDNHead`, ``mdn_nll``, ...      mixture-density head of the MDN-RNN (12)
 :class:`TakeAlong`                      ``x[:, index]`` as a serializable layer (11)
+:class:`EqualizedDense`, ...Conv2D      equalised learning rate (10, ProGAN/StyleGAN)
+:class:`PixelNormalization`             pixelwise feature normalisation (10, ProGAN)
+:class:`MinibatchStdDev`                minibatch standard deviation feature (10)
+:class:`AdaIN`                          adaptive instance normalisation (10, StyleGAN)
+:class:`ModulatedConv2D`                modulation + demodulation (10, StyleGAN2)
+:class:`NoiseInjection`                 per-pixel noise, learned scale (10, StyleGAN)
+:class:`SpectralDense`, ...Conv2D       spectral normalisation (10, SAGAN)
+:class:`SelfAttention2D`                SAGAN self-attention, attention maps (10)
+:class:`VectorQuantizer`                VQ-VAE codebook, straight-through, EMA (10)
 ======================================  ===================================================
 """
 
@@ -46,12 +55,26 @@ _EXPORTS = {
     "mdn_nll": "mdn",
     "mdn_sample": "mdn",
     "TakeAlong": "slicing",
+    "EqualizedDense": "style",
+    "EqualizedConv2D": "style",
+    "PixelNormalization": "style",
+    "MinibatchStdDev": "style",
+    "AdaIN": "style",
+    "ModulatedConv2D": "style",
+    "NoiseInjection": "style",
+    "SpectralDense": "spectral",
+    "SpectralConv2D": "spectral",
+    "SelfAttention2D": "self_attention",
+    "VectorQuantizer": "vector_quantizer",
+    "code_perplexity": "vector_quantizer",
 }
 
 #: the public Layer subclasses (what tests/harness.py runs every one of)
 LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "Coupling", "SinusoidalEmbedding",
           "TokenAndPositionEmbedding", "SinePositionEncoding", "TransformerBlock", "MDNHead",
-          "TakeAlong")  # fmt: skip
+          "TakeAlong", "EqualizedDense", "EqualizedConv2D", "PixelNormalization",
+          "MinibatchStdDev", "AdaIN", "ModulatedConv2D", "NoiseInjection", "SpectralDense",
+          "SpectralConv2D", "SelfAttention2D", "VectorQuantizer")  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
 
