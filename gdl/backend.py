@@ -11,6 +11,11 @@
   ``torch.autograd``), for training steps written once in ``keras.ops``.
 * :func:`input_gradient` differentiates a scalar function with respect to an input
   tensor (Langevin dynamics, gradient penalties, saliency).
+* :func:`train_function` builds ``model.train_function`` for training steps that update
+  variables in place (several optimizers, lazy regularisers): ``tf.function``, a
+  ``jax.jit`` of a pure function over every variable the step touches, or eager torch,
+  one compiled step per *phase* (a hashable the model chooses in Python before each
+  step, e.g. "R1 on this step or not").
 * :func:`require_tensorflow` is the guard for the few features that only exist on
   TensorFlow (it raises an error naming the fix).
 """
@@ -25,6 +30,7 @@ __all__ = [
     "compile_loop",
     "input_gradient",
     "require_tensorflow",
+    "train_function",
     "value_and_grad",
 ]
 
@@ -110,6 +116,7 @@ def value_and_grad(loss_fn, variables, has_aux: bool = False, state=()):
 
         def pure(values):
             with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+                _inherit_outer_scope(scope)
                 out = loss_fn()
             updates = [(v, scope.get_current_value(v)) for v in state]
             updates = [(v, value) for v, value in updates if value is not None]
@@ -133,6 +140,82 @@ def value_and_grad(loss_fn, variables, has_aux: bool = False, state=()):
         grads = [ops.zeros_like(t) if g is None else g for g, t in zip(grads, tensors)]
         return out, grads
     raise NotImplementedError(f"value_and_grad: backend {name!r} is not supported")
+
+
+def _inherit_outer_scope(scope):
+    """Inside an enclosing ``StatelessScope`` (a jitted training step over every variable),
+    let ``scope`` read the enclosing values of the variables it does not map itself:
+    Keras does not fall back to an outer scope, it would read the stored values."""
+    from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+    outer = scope.original_scope if scope is get_stateless_scope() else get_stateless_scope()
+    if outer is not None:
+        for key, value in outer.state_mapping.items():
+            scope.state_mapping.setdefault(key, value)
+
+
+def train_function(model, step, phase=lambda: (), extra_variables=()):
+    """A ``train_function`` for ``model.fit`` / ``train_on_batch`` that runs ``step(data,
+    phase)``: a training step written once in ``keras.ops`` that updates variables in
+    place (``optimizer.apply_gradients``, metric trackers) and returns the logs.
+
+    ``phase()`` is read in Python before every step; each value gets its own compiled
+    step (so lazy regularisers cost nothing on the steps without them).
+    ``extra_variables`` are variables the step updates that Keras' own training state
+    does not hold (a second optimizer's). tensorflow: ``tf.function`` (eager with
+    ``model.run_eagerly``); jax: ``jax.jit`` of a pure function mapping the trainer's
+    state and ``extra_variables`` through a ``StatelessScope`` (always compiled); torch:
+    eager.
+    """
+    name = backend()
+    extra = list(extra_variables)
+    compiled = {}
+
+    def get(key):
+        if key not in compiled:
+            compiled[key] = _compile_step(model, lambda data: step(data, key), extra, name)
+        return compiled[key]
+
+    if name == "jax":
+
+        def run_jax(state, iterator):
+            return get(phase())(next(iterator), state)
+
+        return run_jax
+    if name == "torch":
+        return lambda data: get(phase())(data[0])
+    return lambda iterator: get(phase())(next(iterator))
+
+
+def _compile_step(model, fn, extra, name):
+    if name == "tensorflow" and not model.run_eagerly:
+        import tensorflow as tf
+
+        return tf.function(fn, reduce_retracing=True, autograph=False)
+    if name != "jax":
+        return fn
+    import jax
+
+    def groups():
+        return [model.trainable_variables, model.non_trainable_variables,
+                model.optimizer.variables, model.metrics_variables]  # fmt: skip
+
+    def pure(state, extra_values, data):
+        mapping = [pair for vs, values in zip(groups(), state) for pair in zip(vs, values)]
+        with keras.StatelessScope(state_mapping=mapping + list(zip(extra, extra_values))) as scope:
+            logs = fn(data)
+        new_state = tuple([scope.get_current_value(v) for v in vs] for vs in groups())
+        return logs, new_state, [scope.get_current_value(v) for v in extra]
+
+    jitted = jax.jit(pure)
+
+    def call(data, state):
+        logs, state, extra_values = jitted(state, [v.value for v in extra], data)
+        for v, value in zip(extra, extra_values):
+            v.assign(value)
+        return logs, state
+
+    return call
 
 
 def input_gradient(fn, x):

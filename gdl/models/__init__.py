@@ -72,6 +72,15 @@ _EXPORTS = {
     "linear_diffusion_schedule": "diffusion",
     # chapter 9
     "GPT": "gpt",
+    # chapter 10
+    "SAGAN": "sagan",
+    "ProGAN": "progan",
+    "StyleGAN2": "stylegan",
+    "VQVAE": "vqgan",
+    "VQGAN": "vqgan",
+    "hinge_d_loss": "adversarial",
+    "hinge_g_loss": "adversarial",
+    "r1_penalty": "adversarial",
     # chapter 11
     "MusicTransformer": "music_transformer",
     "MuseGAN": "musegan",
@@ -82,7 +91,8 @@ _EXPORTS = {
 #: the public Model subclasses (what tests/harness.py runs every one of)
 MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN",
           "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "RealNVP", "EBM",
-          "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN")  # fmt: skip
+          "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN", "SAGAN", "ProGAN",
+          "StyleGAN2", "VQVAE", "VQGAN")  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
 
