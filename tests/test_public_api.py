@@ -186,6 +186,32 @@ MODEL_CASES = [
          compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-6),
 ]  # fmt: skip
 
+def _adv(cls, **kw):
+    return cls(channels=1, latent_dim=4, seed=0, **kw)
+
+
+# the chapter 10 GANs' steps run on every backend in tests/models/test_advanced_gans.py
+MODEL_CASES += [
+    Case("SAGAN", seeded(lambda: _adv(M.SAGAN, image_size=8, g_filters=(8,), d_filters=(8,),
+                                      attention_resolution=8)),
+         lambda: rand(3, 4, low=-1), tol=1e-6),
+    Case("ProGAN", seeded(lambda: _adv(M.ProGAN, filters=(8, 4), phase_steps=100)),
+         lambda: rand(3, 4, low=-1), tol=1e-6),
+    Case("StyleGAN2", seeded(lambda: _adv(M.StyleGAN2, filters=(8, 4), w_dim=4,
+                                          mapping_layers=1, r1_interval=1, pl_interval=1)),
+         lambda: rand(3, 4, low=-1), tol=1e-5),
+    Case("VQVAE", seeded(lambda: M.VQVAE(image_shape=(8, 8, 1), num_embeddings=8,
+                                         embedding_dim=4, filters=(4, 8), seed=0)),
+         lambda: rand(*IMG8), fit=lambda: (rand(*IMG8), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)},
+         metric="reconstruction_loss", tol=1e-6),
+    Case("VQGAN", seeded(lambda: M.VQGAN(image_shape=(8, 8, 1), num_embeddings=8,
+                                         embedding_dim=4, filters=(4, 8), seed=0)),
+         lambda: rand(*IMG8), fit=lambda: (rand(*IMG8), None),
+         compile=lambda: {"g_optimizer": keras.optimizers.Adam(1e-2)},
+         metric="reconstruction_loss", tol=1e-6),
+]  # fmt: skip
+
 CASES = LAYER_CASES + MODEL_CASES
 
 

@@ -224,8 +224,10 @@ class ProGAN(AdversarialModel):
         generator = generator or ProGenerator(latent_dim, filters, channels, seed, name="generator")
         discriminator = discriminator or ProDiscriminator(filters, channels, seed=seed,
                                                           name="discriminator")  # fmt: skip
-        generator.build()
-        discriminator.build()
+        if not generator.built:
+            generator.build()
+        if not discriminator.built:
+            discriminator.build()
         super().__init__(generator, discriminator, latent_dim, seed=seed, **kwargs)
         self.filters, self.channels = self.stages.filters, int(channels)
         self.phase_steps = int(phase_steps)

@@ -56,7 +56,9 @@ _REG = keras.saving.register_keras_serializable(package="gdl")
 SQRT2 = math.sqrt(2.0)
 
 
+@keras.saving.register_keras_serializable(package="gdl", name="scaled_leaky_relu")
 def _act(x):
+    """``leaky_relu(x, 0.2) * sqrt(2)`` (StyleGAN's activation with its gain)."""
     return ops.leaky_relu(x, 0.2) * SQRT2
 
 
@@ -207,7 +209,8 @@ class StyleGAN2(AdversarialModel):
         if generator is None:
             generator = StyleGenerator(latent_dim, w_dim, mapping_layers, filters, channels, seed,
                                        name="generator")  # fmt: skip
-        generator.build()
+        if not generator.built:
+            generator.build()
         if discriminator is None:
             discriminator = style_discriminator(filters, channels, seed=seed)
         super().__init__(generator, discriminator, latent_dim, seed=seed, **kwargs)

@@ -80,7 +80,8 @@ class VQVAE(keras.Model):
         self.decoder = decoder or vq_decoder(grid, image_shape[-1], tuple(reversed(filters)))
         self.quantizer = quantizer or VectorQuantizer(num_embeddings, embedding_dim, beta, ema,
                                                       seed=seed, name="quantizer")  # fmt: skip
-        self.quantizer.build((None, *grid))
+        if not self.quantizer.built:
+            self.quantizer.build((None, *grid))
         self.seed = seed
         self.rec_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.vq_tracker = keras.metrics.Mean(name="vq_loss")
@@ -164,10 +165,12 @@ class VQGAN(AdversarialModel):
                  adversarial_weight: float = 0.1, adversarial_start: int = 0,
                  perceptual_weight: float = 1.0, latent_dim: int = 0, seed=None,
                  image_shape=(32, 32, 1), **vqvae_kwargs):  # fmt: skip
+        model_kwargs = {k: vqvae_kwargs.pop(k) for k in ("name", "trainable", "dtype")
+                        if k in vqvae_kwargs}  # fmt: skip
         generator = generator or VQVAE(image_shape=image_shape, seed=seed, name="autoencoder",
                                        **vqvae_kwargs)  # fmt: skip
         discriminator = discriminator or patch_discriminator(generator.image_shape)
-        super().__init__(generator, discriminator, latent_dim, seed=seed)
+        super().__init__(generator, discriminator, latent_dim, seed=seed, **model_kwargs)
         self.perceptual_model = perceptual_model
         if perceptual_model is not None:
             perceptual_model.trainable = False
