@@ -29,6 +29,10 @@
 Inside a stateless scope (jax), the helpers nest: a gradient or loop inherits the
 values of the enclosing scope, and the variables it assigns (batch-norm statistics,
 seed generators) are handed back to it, so nothing leaks out of a ``jax`` transform.
+* :func:`train_function` builds ``model.train_function`` directly for steps that choose
+  a *phase* in Python before each step (lazy regularisers: "R1 on this step or not"),
+  one compiled step per phase (chapter 10's GANs); :func:`train_step` is the simpler
+  route when one compiled step suffices.
 * :func:`require_tensorflow` is the guard for the few features that only exist on
   TensorFlow (it raises an error naming the fix).
 """
@@ -46,6 +50,7 @@ __all__ = [
     "fori_loop",
     "input_gradient",
     "require_tensorflow",
+    "train_function",
     "train_step",
     "value_and_grad",
     "value_and_grads",
@@ -245,6 +250,70 @@ def value_and_grads(fn, variable_lists, has_aux: bool = False):
                 grads.append([ops.zeros_like(t) if d is None else d for d, t in zip(g, tensors)])
         return out, grads
     raise NotImplementedError(f"value_and_grads: backend {name!r} is not supported")
+
+
+def train_function(model, step, phase=lambda: (), extra_variables=()):
+    """A ``train_function`` for ``model.fit`` / ``train_on_batch`` that runs ``step(data,
+    phase)``: a training step written once in ``keras.ops`` that updates variables in
+    place (``optimizer.apply_gradients``, metric trackers) and returns the logs.
+
+    ``phase()`` is read in Python before every step; each value gets its own compiled
+    step (so lazy regularisers cost nothing on the steps without them).
+    ``extra_variables`` are variables the step updates that Keras' own training state
+    does not hold (a second optimizer's). tensorflow: ``tf.function`` (eager with
+    ``model.run_eagerly``); jax: ``jax.jit`` of a pure function mapping the trainer's
+    state and ``extra_variables`` through a ``StatelessScope`` (always compiled); torch:
+    eager.
+    """
+    name = backend()
+    extra = list(extra_variables)
+    compiled = {}
+
+    def get(key):
+        if key not in compiled:
+            compiled[key] = _compile_step(model, lambda data: step(data, key), extra, name)
+        return compiled[key]
+
+    if name == "jax":
+
+        def run_jax(state, iterator):
+            return get(phase())(next(iterator), state)
+
+        return run_jax
+    if name == "torch":
+        return lambda data: get(phase())(data[0])
+    return lambda iterator: get(phase())(next(iterator))
+
+
+def _compile_step(model, fn, extra, name):
+    if name == "tensorflow" and not model.run_eagerly:
+        import tensorflow as tf
+
+        return tf.function(fn, reduce_retracing=True, autograph=False)
+    if name != "jax":
+        return fn
+    import jax
+
+    def groups():
+        return [model.trainable_variables, model.non_trainable_variables,
+                model.optimizer.variables, model.metrics_variables]  # fmt: skip
+
+    def pure(state, extra_values, data):
+        mapping = [pair for vs, values in zip(groups(), state) for pair in zip(vs, values)]
+        with keras.StatelessScope(state_mapping=mapping + list(zip(extra, extra_values))) as scope:
+            logs = fn(data)
+        new_state = tuple([scope.get_current_value(v) for v in vs] for vs in groups())
+        return logs, new_state, [scope.get_current_value(v) for v in extra]
+
+    jitted = jax.jit(pure)
+
+    def call(data, state):
+        logs, state, extra_values = jitted(state, [v.value for v in extra], data)
+        for v, value in zip(extra, extra_values):
+            v.assign(value)
+        return logs, state
+
+    return call
 
 
 def input_gradient(fn, x):

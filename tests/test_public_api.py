@@ -140,6 +140,25 @@ LAYER_CASES = [
          lambda: rand(2, 5, 6), tol=1e-6),
     Case("TextEncoder", seeded(lambda: L.TextEncoder(10, 6, 8, 2, 4, 8, 1)),
          lambda: np.array([[2, 5, 6, 3, 0, 0], [2, 7, 3, 0, 0, 0]], "int32"), tol=1e-6),
+    # chapter 10
+    Case("EqualizedDense", seeded(lambda: L.EqualizedDense(4, seed=0)), lambda: rand(2, 3)),
+    Case("EqualizedConv2D", seeded(lambda: L.EqualizedConv2D(4, 3, seed=0)),
+         lambda: rand(2, 5, 5, 2), tol=1e-6),
+    Case("PixelNormalization", seeded(lambda: L.PixelNormalization()), lambda: rand(2, 3, 3, 4)),
+    Case("MinibatchStdDev", seeded(lambda: L.MinibatchStdDev(2)), lambda: rand(4, 3, 3, 2)),
+    Case("AdaIN", seeded(lambda: L.AdaIN(seed=0)), lambda: [rand(2, 4, 4, 3), rand(2, 5)],
+         tol=1e-6),
+    Case("ModulatedConv2D", seeded(lambda: L.ModulatedConv2D(4, seed=0)),
+         lambda: [rand(2, 5, 5, 3), rand(2, 6)], tol=1e-6),
+    Case("NoiseInjection", seeded(lambda: L.NoiseInjection(seed=0)), lambda: rand(2, 4, 4, 3)),
+    Case("SpectralDense", seeded(lambda: L.SpectralDense(4, seed=0)), lambda: rand(2, 3),
+         tol=1e-6),
+    Case("SpectralConv2D", seeded(lambda: L.SpectralConv2D(4, 3, seed=0)),
+         lambda: rand(2, 5, 5, 2), tol=1e-6),
+    Case("SelfAttention2D", seeded(lambda: L.SelfAttention2D(seed=0)),
+         lambda: rand(2, 4, 4, 16), tol=1e-6),
+    Case("VectorQuantizer", seeded(lambda: L.VectorQuantizer(8, 3, seed=0)),
+         lambda: rand(2, 2, 2, 3)),
 ]  # fmt: skip
 
 MODEL_CASES = [
@@ -233,6 +252,32 @@ MODEL_CASES = [
     Case("MDNRNN", seeded(lambda: W.MDNRNN(z_dim=4, hidden_units=8, num_mixtures=2, seed=0)),
          lambda: [rand(2, 6, 4), rand(2, 6, 3)], forward="m(tuple(x))", fit=_mdn_fit,
          compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)}, tol=1e-6),
+]  # fmt: skip
+
+def _adv(cls, **kw):
+    return cls(channels=1, latent_dim=4, seed=0, **kw)
+
+
+# the chapter 10 GANs' steps run on every backend in tests/models/test_advanced_gans.py
+MODEL_CASES += [
+    Case("SAGAN", seeded(lambda: _adv(M.SAGAN, image_size=8, g_filters=(8,), d_filters=(8,),
+                                      attention_resolution=8)),
+         lambda: rand(3, 4, low=-1), tol=1e-6),
+    Case("ProGAN", seeded(lambda: _adv(M.ProGAN, filters=(8, 4), phase_steps=100)),
+         lambda: rand(3, 4, low=-1), tol=1e-6),
+    Case("StyleGAN2", seeded(lambda: _adv(M.StyleGAN2, filters=(8, 4), w_dim=4,
+                                          mapping_layers=1, r1_interval=1, pl_interval=1)),
+         lambda: rand(3, 4, low=-1), tol=1e-5),
+    Case("VQVAE", seeded(lambda: M.VQVAE(image_shape=(8, 8, 1), num_embeddings=8,
+                                         embedding_dim=4, filters=(4, 8), seed=0)),
+         lambda: rand(*IMG8), fit=lambda: (rand(*IMG8), None),
+         compile=lambda: {"optimizer": keras.optimizers.Adam(1e-2)},
+         metric="reconstruction_loss", tol=1e-6),
+    Case("VQGAN", seeded(lambda: M.VQGAN(image_shape=(8, 8, 1), num_embeddings=8,
+                                         embedding_dim=4, filters=(4, 8), seed=0)),
+         lambda: rand(*IMG8), fit=lambda: (rand(*IMG8), None),
+         compile=lambda: {"g_optimizer": keras.optimizers.Adam(1e-2)},
+         metric="reconstruction_loss", tol=1e-6),
 ]  # fmt: skip
 
 CASES = LAYER_CASES + MODEL_CASES

@@ -23,6 +23,15 @@ layer / function                        what it is (book chapter)
 :class:`PerceiverResampler`             Flamingo's fixed number of latents (13)
 :class:`TextEncoder`                    CLIP's causal text Transformer (13)
 ``text_conditioned_unet``, ...          the DDIM U-Net with cross-attention (13)
+:class:`EqualizedDense`, ...Conv2D      equalised learning rate (10, ProGAN/StyleGAN)
+:class:`PixelNormalization`             pixelwise feature normalisation (10, ProGAN)
+:class:`MinibatchStdDev`                minibatch standard deviation feature (10)
+:class:`AdaIN`                          adaptive instance normalisation (10, StyleGAN)
+:class:`ModulatedConv2D`                modulation + demodulation (10, StyleGAN2)
+:class:`NoiseInjection`                 per-pixel noise, learned scale (10, StyleGAN)
+:class:`SpectralDense`, ...Conv2D       spectral normalisation (10, SAGAN)
+:class:`SelfAttention2D`                SAGAN self-attention, attention maps (10)
+:class:`VectorQuantizer`                VQ-VAE codebook, straight-through, EMA (10)
 ======================================  ===================================================
 """
 
@@ -61,13 +70,28 @@ _EXPORTS = {
     "token_mask": "text_encoder",
     "text_conditioned_unet": "text_unet",
     "embedding_conditioned_unet": "text_unet",
+    "EqualizedDense": "style",
+    "EqualizedConv2D": "style",
+    "PixelNormalization": "style",
+    "MinibatchStdDev": "style",
+    "AdaIN": "style",
+    "ModulatedConv2D": "style",
+    "NoiseInjection": "style",
+    "SpectralDense": "spectral",
+    "SpectralConv2D": "spectral",
+    "SelfAttention2D": "self_attention",
+    "VectorQuantizer": "vector_quantizer",
+    "code_perplexity": "vector_quantizer",
 }
 
 #: the public Layer subclasses (what tests/harness.py runs every one of)
 LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "Coupling", "SinusoidalEmbedding",
           "TokenAndPositionEmbedding", "SinePositionEncoding", "TransformerBlock", "MDNHead",
           "TakeAlong", "CrossAttention", "SpatialCrossAttention", "GatedCrossAttentionBlock",
-          "PerceiverResampler", "TextEncoder")  # fmt: skip
+          "PerceiverResampler", "TextEncoder",
+          "EqualizedDense", "EqualizedConv2D", "PixelNormalization",
+          "MinibatchStdDev", "AdaIN", "ModulatedConv2D", "NoiseInjection", "SpectralDense",
+          "SpectralConv2D", "SelfAttention2D", "VectorQuantizer")  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
 

@@ -77,6 +77,15 @@ _EXPORTS = {
     "linear_diffusion_schedule": "diffusion",
     # chapter 9
     "GPT": "gpt",
+    # chapter 10
+    "SAGAN": "sagan",
+    "ProGAN": "progan",
+    "StyleGAN2": "stylegan",
+    "VQVAE": "vqgan",
+    "VQGAN": "vqgan",
+    "hinge_d_loss": "adversarial",
+    "hinge_g_loss": "adversarial",
+    "r1_penalty": "adversarial",
     # chapter 11
     "MusicTransformer": "music_transformer",
     "MuseGAN": "musegan",
@@ -102,7 +111,9 @@ MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN"
           "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "RealNVP", "EBM",
           "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN", "CLIP",
           "TextToImageDiffusion", "UnCLIPDecoder", "DiffusionPrior",
-          "FlamingoCaptioner")  # fmt: skip
+          "FlamingoCaptioner",
+          "SAGAN", "ProGAN",
+          "StyleGAN2", "VQVAE", "VQGAN")  # fmt: skip
 
 __all__ = sorted(_EXPORTS)
 
