@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gdl.book.images import first_images
 from gdl.cli.recipes.base import TrainData, register
-from gdl.cli.recipes.vae_gan import _GANRecipe, first_images
+from gdl.cli.recipes.vae_gan import _GANRecipe
 from gdl.config import runs_dir
 from gdl.plotting import save_grid
 
