@@ -306,6 +306,20 @@ def test_every_exported_name_resolves(package):
         package.NoSuchThing  # noqa: B018
 
 
+def test_no_layer_or_model_defines_forward():
+    """On PyTorch, Keras layers are ``torch.nn.Module``s whose ``__call__`` runs
+    ``forward``: a gdl method of that name would replace ``call`` there (seen twice)."""
+    import inspect
+
+    for package in (gdl.layers, gdl.models, gdl.world_models):
+        for name in package.__all__:
+            obj = getattr(package, name)
+            if inspect.isclass(obj) and issubclass(obj, keras.layers.Layer):
+                for base in obj.__mro__:
+                    if base.__module__.startswith("gdl"):
+                        assert "forward" not in vars(base), f"{base.__name__}.forward (torch clash)"
+
+
 def test_readme_layers_import_from_gdl_layers():
     from gdl.layers import (  # noqa: F401  (the README's list)
         Coupling,

@@ -56,15 +56,14 @@ def caption_data(data: str | None = None, size: int = 16, limit: int | None = No
 
 
 def train_clip(train, tokenizer, epochs: int = 30, batch_size: int = 64, seed: int = 0,
-               learning_rate: float = 1e-3, verbose: int = 0, **kwargs):  # fmt: skip
-    """A :class:`gdl.models.CLIP` fitted on ``train`` (Adam); returns ``(model, history)``."""
-    import keras
-
+               learning_rate: float | None = None, verbose: int = 0, **kwargs):  # fmt: skip
+    """A :class:`gdl.models.CLIP` fitted on ``train`` (its Adam; ``learning_rate`` overrides
+    the rate); returns ``(model, history)``."""
     from gdl.models.clip import CLIP
 
     size, channels = train.images.shape[1], train.images.shape[-1]
     model = CLIP(tokenizer=tokenizer, image_size=size, channels=channels, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.compile(optimizer=model.book_optimizer(learning_rate))
     history = model.fit((train.images, model.tokenize(train.captions)), batch_size=batch_size,
                         epochs=epochs, verbose=verbose)  # fmt: skip
     return model, history.history

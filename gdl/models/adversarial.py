@@ -23,6 +23,7 @@ from keras import ops
 from gdl.backend import input_gradient, train_function, value_and_grad
 from gdl.losses import interpolate, random_alpha
 from gdl.models.inference import predict_numpy
+from gdl.models.optimizers import BookOptimizer
 
 
 # --------------------------------------------------------------------------- losses
@@ -75,18 +76,22 @@ def real_images(data):
 
 
 # ---------------------------------------------------------------------------- model
-class AdversarialModel(keras.Model):
+class AdversarialModel(BookOptimizer, keras.Model):
     """Generator + discriminator, two optimizers, one backend-neutral step. Not used directly.
 
-    Subclasses set ``_metric_names`` and ``_adam_defaults`` (per optimizer:
-    ``(learning_rate, beta_1, beta_2)``) and write :meth:`adversarial_step`.
-    ``compile(d_optimizer=None, g_optimizer=None)`` defaults to those Adam settings; both
+    Subclasses set ``_metric_names`` and the paper's optimizer as :class:`BookOptimizer`
+    attributes (the book has no code for chapter 10, so these are the papers' settings);
+    ``discriminator_learning_rate`` (``None``: the same as the generator's) is the two
+    time-scale rule (SAGAN). They write :meth:`adversarial_step`.
+    ``compile(d_optimizer=None, g_optimizer=None)`` defaults to those settings; both
     optimizers are saved in the ``.keras`` file and :meth:`build_optimizers` lets
     ``gdl train --resume`` restore their state.
     """
 
     _opt_names = ("d_optimizer", "g_optimizer")
-    _adam_defaults = {"d_optimizer": (2e-4, 0.0, 0.99), "g_optimizer": (2e-4, 0.0, 0.99)}
+    book_learning_rate = 2e-4
+    book_optimizer_kwargs = {"beta_1": 0.0, "beta_2": 0.99}
+    discriminator_learning_rate: float | None = None
     _metric_names: tuple = ("d_loss", "g_loss")
 
     def __init__(self, generator, discriminator, latent_dim: int, seed=None, **kwargs):
@@ -186,13 +191,12 @@ class AdversarialModel(keras.Model):
 
     # -- compile / optimizers -----------------------------------------------------------
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        """Adam for both networks at the class' defaults unless given."""
-        given = {"d_optimizer": d_optimizer, "g_optimizer": g_optimizer}
-        opts = {}
-        for name in self._opt_names:
-            lr, b1, b2 = self._adam_defaults[name]
-            opts[name] = keras.optimizers.get(
-                given[name] or keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2))
+        """The paper's optimizer (:meth:`book_optimizer`) for each network unless given."""
+        opts = {
+            "d_optimizer": keras.optimizers.get(
+                d_optimizer or self.book_optimizer(self.discriminator_learning_rate)),
+            "g_optimizer": keras.optimizers.get(g_optimizer or self.book_optimizer()),
+        }
         kwargs.pop("optimizer", None)
         kwargs.pop("loss", None)
         super().compile(optimizer=opts["g_optimizer"], **kwargs)

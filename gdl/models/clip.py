@@ -29,6 +29,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.layers.text_encoder import TextEncoder
+from gdl.models.optimizers import BookCompile
 from gdl.preprocessing import CaptionTokenizer
 
 __all__ = ["CLIP", "contrastive_loss", "image_feature_network", "recall_at_k"]
@@ -73,7 +74,7 @@ def _l2_normalize(x):
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class CLIP(keras.Model):
+class CLIP(BookCompile, keras.Model):
     """A small CLIP: ``model([images, tokens])`` -> ``(image_embeddings, text_embeddings)``,
     both ``(B, embed_dim)`` with unit norm; ``fit(x=(images, tokens))`` trains on
     :func:`contrastive_loss`.
@@ -87,6 +88,8 @@ class CLIP(keras.Model):
         tokenizer / vocabulary: a :class:`gdl.preprocessing.CaptionTokenizer` (saved with
             the model) so prompts can be given as text.
     """
+
+    book_learning_rate = 1e-3  # gdl's: Adam at 1e-3 (Radford et al. 2021 used AdamW, cosine)
 
     def __init__(self, vocab_size: int = 64, max_len: int = 16, image_size: int = 16,
                  channels: int = 1, image_filters=(32, 64, 128), embed_dim: int = 64,

@@ -36,13 +36,14 @@ from gdl.layers.cross_attention import GatedCrossAttentionBlock, PerceiverResamp
 from gdl.layers.embeddings import TokenAndPositionEmbedding
 from gdl.layers.transformer import transformer_blocks
 from gdl.models.clip import image_feature_network
+from gdl.models.optimizers import BookCompile
 from gdl.preprocessing import CaptionTokenizer
 
 __all__ = ["FlamingoCaptioner"]
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class FlamingoCaptioner(keras.Model):
+class FlamingoCaptioner(BookCompile, keras.Model):
     """Images + caption tokens -> next-token logits ``(B, T, vocab_size)``.
 
     Args:
@@ -53,6 +54,8 @@ class FlamingoCaptioner(keras.Model):
         num_latents, resampler_depth: the Perceiver resampler.
         tokenizer / vocabulary: a :class:`gdl.preprocessing.CaptionTokenizer`.
     """
+
+    book_learning_rate = 1e-3  # gdl's (the book has no code for chapter 13)
 
     def __init__(self, image_encoder=None, vocab_size: int = 64, max_len: int = 16,
                  embed_dim: int = 64, num_heads: int = 2, key_dim: int = 32, ff_dim: int = 128,

@@ -213,7 +213,8 @@ class ProGAN(AdversarialModel):
     full-resolution generator.
     """
 
-    _adam_defaults = {"d_optimizer": (1e-3, 0.0, 0.99), "g_optimizer": (1e-3, 0.0, 0.99)}
+    book_learning_rate = 1e-3  # Karras et al. 2018
+    book_optimizer_kwargs = {"beta_1": 0.0, "beta_2": 0.99, "epsilon": 1e-8}
     _metric_names = ("d_loss", "g_loss", "gp", "alpha", "resolution")
 
     def __init__(self, generator=None, discriminator=None, latent_dim: int = 128,

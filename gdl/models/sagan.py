@@ -91,7 +91,9 @@ class SAGAN(AdversarialModel):
     ``fit(images in [-1, 1])``; metrics ``d_loss``, ``g_loss``. ``generate(num, seed)``.
     """
 
-    _adam_defaults = {"d_optimizer": (4e-4, 0.0, 0.9), "g_optimizer": (1e-4, 0.0, 0.9)}
+    book_learning_rate = 1e-4  # Zhang et al. 2019: TTUR, D at 4e-4, betas (0, 0.9)
+    discriminator_learning_rate = 4e-4
+    book_optimizer_kwargs = {"beta_1": 0.0, "beta_2": 0.9}
     _metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, generator=None, discriminator=None, latent_dim: int = 128,

@@ -197,7 +197,8 @@ class StyleGAN2(AdversarialModel):
     :meth:`style_mixing_grid`, :meth:`style_levels` (coarse / middle / fine layers).
     """
 
-    _adam_defaults = {"d_optimizer": (2e-3, 0.0, 0.99), "g_optimizer": (2e-3, 0.0, 0.99)}
+    book_learning_rate = 2e-3  # Karras et al. 2020 (config F)
+    book_optimizer_kwargs = {"beta_1": 0.0, "beta_2": 0.99, "epsilon": 1e-8}
     _metric_names = ("d_loss", "g_loss", "r1", "pl_penalty", "pl_mean")
 
     def __init__(self, generator=None, discriminator=None, latent_dim: int = 512,

@@ -31,18 +31,23 @@ from gdl.backend import compile_loop
 from gdl.layers.noise_embedding import SinusoidalEmbedding
 from gdl.layers.transformer import transformer_blocks
 from gdl.models.diffusion import offset_cosine_diffusion_schedule
+from gdl.models.optimizers import BookCompile
 from gdl.models.text2image import guided_noise
 
 __all__ = ["DiffusionPrior"]
 
 
 @keras.saving.register_keras_serializable(package="gdl")
-class DiffusionPrior(keras.Model):
+class DiffusionPrior(BookCompile, keras.Model):
     """CLIP text embedding ``(B, E)`` -> CLIP image embedding ``(B, E)`` by diffusion.
 
     ``model([noisy, noise_rates (B, 1), text])`` predicts the clean (scaled) embedding;
     ``model((text, image))`` is the training task ``(target, prediction)``.
     """
+
+    book_optimizer_class = "AdamW"  # as gdl's DDIM (the book has no code for chapter 13)
+    book_learning_rate = 1e-3
+    book_optimizer_kwargs = {"weight_decay": 1e-4}
 
     def __init__(self, embedding_dim: int = 64, width: int = 128, num_blocks: int = 2,
                  num_heads: int = 2, key_dim: int = 32, ff_dim: int = 256,

@@ -29,6 +29,7 @@ from keras import layers, ops
 from gdl.backend import value_and_grad
 from gdl.layers.vector_quantizer import VectorQuantizer
 from gdl.models.adversarial import AdversarialModel, hinge_d_loss, hinge_g_loss, real_images
+from gdl.models.optimizers import BookCompile
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 FIRST_CODE_TOKEN, START_TOKEN = 2, 1
@@ -63,13 +64,15 @@ def patch_discriminator(image_shape=(32, 32, 1), filters=(32, 64), name="discrim
 
 
 @_REG
-class VQVAE(keras.Model):
+class VQVAE(BookCompile, keras.Model):
     """Encoder -> vector quantiser -> decoder; ``model(x)`` is the reconstruction.
 
     ``VQVAE(image_shape=(32, 32, 1), num_embeddings=64, embedding_dim=16, beta=0.25,
     ema=False)``. ``encode_indices(x)`` -> code grid ``(B, h, w)`` (NumPy ints);
     ``decode_indices(grid)`` -> images; ``reconstruct(x)`` -> images (NumPy).
     """
+
+    book_learning_rate = 1e-3  # gdl's; van den Oord et al. 2017 used 2e-4 on larger batches
 
     def __init__(self, encoder=None, decoder=None, quantizer=None, image_shape=(32, 32, 1),
                  num_embeddings: int = 64, embedding_dim: int = 16, beta: float = 0.25,
@@ -100,17 +103,17 @@ class VQVAE(keras.Model):
     def metrics(self):
         return [self.rec_tracker, self.vq_tracker, self.perplexity_tracker]
 
-    def forward(self, x, training=False):
+    def reconstruct_and_quantize(self, x, training=False):
         """``(reconstruction, quantiser outputs dict)``."""
         out = self.quantizer.quantize_vectors(self.encoder(x, training=training), training)
         return self.decoder(out["quantized"], training=training), out
 
     def call(self, x, training=False):
-        return self.forward(x, training)[0]
+        return self.reconstruct_and_quantize(x, training)[0]
 
     def vq_losses(self, x, training=True):
         """``(reconstruction MSE, quantiser loss, quantiser outputs, reconstruction)``."""
-        rec, out = self.forward(x, training)
+        rec, out = self.reconstruct_and_quantize(x, training)
         return ops.mean(ops.square(x - rec)), out["loss"], out, rec
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -156,7 +159,8 @@ class VQGAN(AdversarialModel):
     ``perplexity``, ``g_adv``, ``adaptive_weight``, ``d_loss``. ``model(x)``: reconstruction.
     """
 
-    _adam_defaults = {"d_optimizer": (2e-4, 0.5, 0.9), "g_optimizer": (2e-4, 0.5, 0.9)}
+    book_learning_rate = 2e-4  # betas of Esser et al. 2021
+    book_optimizer_kwargs = {"beta_1": 0.5, "beta_2": 0.9}
     _metric_names = ("reconstruction_loss", "vq_loss", "perplexity", "g_adv", "adaptive_weight",
                      "d_loss")  # fmt: skip
     _nested = ("generator", "discriminator", "perceptual_model")
@@ -197,7 +201,7 @@ class VQGAN(AdversarialModel):
         last = self.generator.decoder.get_layer("last").kernel
 
         def norm_of(loss_of_rec):
-            _, (g,) = value_and_grad(lambda: loss_of_rec(self.generator.forward(x, True)[0]), [last])
+            _, (g,) = value_and_grad(lambda: loss_of_rec(self.generator.reconstruct_and_quantize(x, True)[0]), [last])
             return ops.sqrt(ops.sum(ops.square(g)))
 
         rec_norm = norm_of(lambda r: ops.mean(ops.square(x - r)) + self.perceptual_weight

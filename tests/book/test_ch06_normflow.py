@@ -8,7 +8,7 @@ from gdl.book.ch06_normflow import flow_figure, moons_data, save_flow_figure
 class Identity:  # f and g of the identity flow
     input_dim = 2
 
-    def forward(self, x):
+    def to_latent(self, x):
         return x, None
 
     def inverse(self, z):

@@ -31,6 +31,17 @@ BOOK = {
     M.MuseGAN: ("Adam", 1e-3, {"beta_1": 0.5, "beta_2": 0.9}),
     W.WorldModelVAE: ("Adam", 1e-4, {}),
     W.MDNRNN: ("Adam", 1e-3, {"clipnorm": 1.0}),
+    # chapters 10 and 13 have no code in the book: the papers' settings, or gdl's
+    M.ProGAN: ("Adam", 1e-3, {"beta_1": 0.0, "beta_2": 0.99, "epsilon": 1e-8}),
+    M.StyleGAN2: ("Adam", 2e-3, {"beta_1": 0.0, "beta_2": 0.99, "epsilon": 1e-8}),
+    M.SAGAN: ("Adam", 1e-4, {"beta_1": 0.0, "beta_2": 0.9}),
+    M.VQGAN: ("Adam", 2e-4, {"beta_1": 0.5, "beta_2": 0.9}),
+    M.VQVAE: ("Adam", 1e-3, {}),
+    M.CLIP: ("Adam", 1e-3, {}),
+    M.TextToImageDiffusion: ("AdamW", 1e-3, {"weight_decay": 1e-4}),
+    M.UnCLIPDecoder: ("AdamW", 1e-3, {"weight_decay": 1e-4}),
+    M.DiffusionPrior: ("AdamW", 1e-3, {"weight_decay": 1e-4}),
+    M.FlamingoCaptioner: ("Adam", 1e-3, {}),
 }
 
 
@@ -47,6 +58,15 @@ def test_every_model_states_the_books_optimizer():
     # overrides keep the other settings
     opt = M.DCGAN.book_optimizer(1e-2)
     assert (float(opt.learning_rate), opt.beta_2) == (pytest.approx(1e-2), 0.999)
+
+
+def test_sagan_compiles_with_two_time_scales():
+    model = M.SAGAN(image_size=8, channels=1, latent_dim=4, g_filters=(8, 4), d_filters=(4, 8),
+                    attention_resolution=4)
+    model.compile()
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(4e-4)
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert model.d_optimizer.beta_1 == model.g_optimizer.beta_1 == 0.0
 
 
 def _realnvp():

@@ -70,12 +70,10 @@ class CLIPRecipe(_CaptionRecipe):
                          info={"test": test, "tokenizer": tok})  # fmt: skip
 
     def build(self, args, data):
-        import keras
-
         from gdl.models.clip import CLIP
 
         model = CLIP(tokenizer=data.info["tokenizer"], seed=args.seed)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.compile()
         return model
 
     def sample(self, model, args, out, info):
@@ -113,13 +111,11 @@ class TextToImageRecipe(_CaptionRecipe):
                          info={"tokenizer": tok, "images": train.images})  # fmt: skip
 
     def build(self, args, data):
-        import keras
-
         from gdl.models.text2image import TextToImageDiffusion
 
         model = TextToImageDiffusion(tokenizer=data.info["tokenizer"], seed=args.seed)
         model.adapt(data.info["images"])
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+        model.compile()
         return model
 
     def sample(self, model, args, out, info):
@@ -156,12 +152,10 @@ class PriorRecipe(_CaptionRecipe):
                          info={"clip": clip, "test": test})  # fmt: skip
 
     def build(self, args, data):
-        import keras
-
         from gdl.models.unclip import DiffusionPrior
 
         model = DiffusionPrior(embedding_dim=data.info["clip"].embed_dim, seed=args.seed)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+        model.compile()
         return model
 
     def sample_info(self, args):
@@ -198,13 +192,11 @@ class UnCLIPDecoderRecipe(_CaptionRecipe):
                          info={"clip": clip, "test": test, "images": train.images})  # fmt: skip
 
     def build(self, args, data):
-        import keras
-
         from gdl.models.text2image import UnCLIPDecoder
 
         model = UnCLIPDecoder(embedding_dim=data.info["clip"].embed_dim, seed=args.seed)
         model.adapt(data.info["images"])
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+        model.compile()
         return model
 
     def sample_info(self, args):
@@ -245,15 +237,13 @@ class CaptionerRecipe(_CaptionRecipe):
                          info={"clip": clip, "test": test})  # fmt: skip
 
     def build(self, args, data):
-        import keras
-
         from gdl.models.flamingo import FlamingoCaptioner
 
         clip = data.info["clip"]
         model = FlamingoCaptioner(image_encoder=clip.image_features, tokenizer=clip.tokenizer,
                                   vocab_size=clip.vocab_size, image_size=clip.image_size,
                                   channels=clip.channels, seed=args.seed)  # fmt: skip
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.compile()
         return model
 
     def sample(self, model, args, out, info):
