@@ -130,7 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(recipes),
     )
     parser.add_argument("--version", action="version", version=f"gdl {__version__}")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend for this command (a shortcut for KERAS_BACKEND; default: "
+        "KERAS_BACKEND, else tensorflow, the book's)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("info", help="gdl, Python, Keras and backend versions, and the devices")
     _train_parser(sub, recipes)
     _sample_parser(sub, recipes)
     _data_parser(sub)
@@ -138,6 +145,72 @@ def build_parser() -> argparse.ArgumentParser:
 
     _world_models_parser(sub)
     return parser
+
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _select_backend(argv: list[str]) -> None:
+    """Honour ``--backend NAME`` (anywhere before the command's own options) by setting
+    ``KERAS_BACKEND`` before Keras is imported; Keras reads it once, at import."""
+    from gdl.errors import ConfigError
+
+    name = None
+    for i, arg in enumerate(argv):
+        if arg == "--backend" and i + 1 < len(argv):
+            name = argv[i + 1]
+        elif arg.startswith("--backend="):
+            name = arg.split("=", 1)[1]
+    if name is None or name not in BACKENDS:
+        return  # absent, or argparse names the valid choices
+    keras = sys.modules.get("keras")
+    if keras is not None and keras.config.backend() != name:
+        raise ConfigError(
+            f"--backend {name}: Keras is already imported with the {keras.config.backend()} "
+            f"backend in this process; set KERAS_BACKEND={name} before starting Python"
+        )
+    os.environ["KERAS_BACKEND"] = name
+
+
+def info() -> dict:
+    """What ``gdl info`` prints: versions of gdl, Python, Keras and the installed backends,
+    the active backend and the devices it sees."""
+    import importlib.metadata as md
+    import platform
+
+    import keras
+
+    from gdl import __version__
+
+    def version(dist):
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            return None
+
+    tf_dist = next((d for d in ("tensorflow", "tensorflow-cpu") if version(d)), "tensorflow")
+    backend = keras.config.backend()
+    try:
+        devices = [str(d) for d in keras.distribution.list_devices()]
+    except Exception as exc:  # a backend without device listing
+        devices = [f"unknown ({type(exc).__name__})"]
+    return {
+        "gdl": __version__,
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": backend,
+        "tensorflow": version(tf_dist),
+        "jax": version("jax"),
+        "torch": version("torch"),
+        "devices": devices,
+    }
+
+
+def _cmd_info(args) -> int:
+    for key, value in info().items():
+        shown = ", ".join(value) if isinstance(value, list) else (value or "not installed")
+        print(f"{key:<11}{shown}")
+    return 0
 
 
 def _cmd_train(args) -> int:
@@ -248,7 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     from gdl.errors import GDLError
 
     try:
+        _select_backend(sys.argv[1:] if argv is None else list(argv))
         args = build_parser().parse_args(argv)
+    except GDLError as exc:
+        print(f"gdl: {exc}", file=sys.stderr)
+        return 2
     except _UsageError as exc:
         print(f"gdl: {exc}", file=sys.stderr)
         return 2
@@ -257,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         "sample": _cmd_sample,
         "data": _cmd_data,
         "world-models": _cmd_world_models,
+        "info": _cmd_info,
     }
     debug = os.environ.get("GDL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
     try:
