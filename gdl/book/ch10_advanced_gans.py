@@ -48,7 +48,7 @@ MODELS = ("progan", "stylegan", "sagan", "vqgan")
 
 #: constructor arguments at 32x32 (the embedded digits): widths that train on a CPU
 CPU_SIZES = {
-    "progan": {"filters": (64, 64, 32, 16), "latent_dim": 64, "phase_steps": 200},
+    "progan": {"filters": (64, 64, 32, 16), "latent_dim": 64, "phase_steps": 100},
     "stylegan": {"filters": (64, 64, 32, 16), "latent_dim": 64, "w_dim": 64,
                  "mapping_layers": 4, "r1_gamma": 0.1},
     "sagan": {"g_filters": (128, 64, 32), "d_filters": (32, 64, 128),
