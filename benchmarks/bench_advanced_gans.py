@@ -108,7 +108,7 @@ def _recon_rows(label, rec, xt, rows):
 
 @benchmark
 def autoencoders_and_prior():
-    """VQ-VAE and VQ-GAN (encoder 32/64 stride 2 -> 8x8 grid of 64 codes of size 16;
+    """VQ-VAE and VQ-GAN (encoder 32/64 stride 2 -> 8x8 grid of 64 codes of size 16, EMA codebook;
     VQ-GAN adds a PatchGAN, the adaptive weight and a perceptual loss on features of gdl's
     chapter 2 CNN trained 5 epochs on the train digits) against gdl's VAE with 64 latent
     dimensions (the book's encoder/decoder 32/64/128, beta 500, BCE on [0, 1]), each

@@ -53,10 +53,14 @@ CPU_SIZES = {
                  "mapping_layers": 4, "r1_gamma": 0.1},
     "sagan": {"g_filters": (128, 64, 32), "d_filters": (32, 64, 128),
               "attention_resolution": 16, "latent_dim": 64},
-    "vqgan": {"filters": (32, 64)},
+    "vqgan": {"filters": (32, 64), "ema": True},
 }  # fmt: skip
-#: at 64x64 (the book's faces): the models' own (papers') defaults, except these
-BOOK_SIZES = {"progan": {}, "stylegan": {}, "sagan": {}, "vqgan": {"filters": (64, 128, 128)}}
+#: at 64x64 (the book's faces): the models' own (papers') defaults, except these. Both
+#: sizes update the VQ codebook by EMA: with the codebook loss (the model's default) a
+#: VQ-VAE on the digits used 20 % of its 64 codes after 4 epochs (held-out MSE 0.029),
+#: with EMA 78 % (MSE 0.004)
+BOOK_SIZES = {"progan": {}, "stylegan": {}, "sagan": {},
+              "vqgan": {"filters": (64, 128, 128), "ema": True}}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ data

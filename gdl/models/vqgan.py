@@ -197,11 +197,17 @@ class VQGAN(AdversarialModel):
                                                                 keras.tree.flatten(fr)))
 
     def adaptive_weight(self, x):
-        """``||grad_L rec|| / (||grad_L adv|| + 1e-4)`` at the decoder's last kernel."""
+        """``||grad_L rec|| / (||grad_L adv|| + 1e-4)`` at the decoder's last kernel.
+
+        Its forward passes run in inference mode: with ``ema=True`` a training pass
+        updates the codebook, and the step's own pass already does that once (the
+        encoder and decoder have no dropout or batch norm, so the outputs are the same).
+        """
         last = self.generator.decoder.get_layer("last").kernel
 
         def norm_of(loss_of_rec):
-            _, (g,) = value_and_grad(lambda: loss_of_rec(self.generator.reconstruct_and_quantize(x, True)[0]), [last])
+            _, (g,) = value_and_grad(
+                lambda: loss_of_rec(self.generator.reconstruct_and_quantize(x, False)[0]), [last])
             return ops.sqrt(ops.sum(ops.square(g)))
 
         rec_norm = norm_of(lambda r: ops.mean(ops.square(x - r)) + self.perceptual_weight
