@@ -207,7 +207,7 @@ class VQGAN(AdversarialModel):
 
         def norm_of(loss_of_rec):
             _, (g,) = value_and_grad(
-                lambda: loss_of_rec(self.generator.reconstruct_and_quantize(x, False)[0]), [last])
+                lambda: loss_of_rec(self.generator.reconstruct_and_quantize(x, False)[0]), [last])  # fmt: skip
             return ops.sqrt(ops.sum(ops.square(g)))
 
         rec_norm = norm_of(lambda r: ops.mean(ops.square(x - r)) + self.perceptual_weight
