@@ -62,6 +62,12 @@ def _act(x):
     return ops.leaky_relu(x, 0.2) * SQRT2
 
 
+def half_batch(batch):
+    """``max(1, batch // 2)`` for an int or a symbolic batch size (a compiled step
+    retraced for the epoch's shorter last batch sees the size as a tensor)."""
+    return max(1, batch // 2) if isinstance(batch, int) else ops.maximum(batch // 2, 1)
+
+
 @_REG
 class StyleGenerator(keras.layers.Layer):
     """Mapping + synthesis networks and the running mean of ``w``.
@@ -273,7 +279,7 @@ class StyleGAN2(AdversarialModel):
         def g_loss():
             ws, w1 = self.mixed_ws(batch)
             loss = logistic_g_loss(d(g.synthesize(ws), training=True))
-            pl, lengths = (self.path_length_penalty(max(1, batch // 2)) if do_pl
+            pl, lengths = (self.path_length_penalty(half_batch(batch)) if do_pl
                            else (ops.zeros(()), ops.zeros(())))  # fmt: skip
             total = loss + self.pl_weight * self.pl_interval * pl
             return total, (loss, pl, lengths, ops.mean(w1, axis=0))

@@ -140,3 +140,15 @@ def test_vqgan_step_updates_the_ema_codebook_once():
     h, w = model.generator.grid_shape
     want = vq.decay * 6 + (1 - vq.decay) * 4 * h * w
     assert float(np_(ops.sum(vq.cluster_size))) == pytest.approx(want, rel=1e-5)
+
+
+def test_stylegan_trains_through_a_short_last_batch():
+    """A path-length step on a batch of another size (the epoch's last) is traced with a
+    symbolic batch size on TensorFlow; the penalty's half batch must not be a Python max."""
+    keras.utils.set_random_seed(0)
+    model = StyleGAN2(filters=(4, 4), channels=1, latent_dim=4, w_dim=4, mapping_layers=1,
+                      pl_interval=1, seed=0)  # fmt: skip
+    model.compile()
+    x = RNG.uniform(-1, 1, (6, 8, 8, 1)).astype("float32")  # batches of 4, then 2
+    logs = model.fit(x, batch_size=4, epochs=2, verbose=0).history
+    assert np.isfinite(logs["pl_mean"]).all() and int(np_(model.g_optimizer.iterations)) == 4
