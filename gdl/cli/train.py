@@ -24,7 +24,7 @@ from pathlib import Path
 
 import keras
 
-from gdl.callbacks import EpochCheckpoint, SampleEveryEpoch, restore_checkpoint
+from gdl.callbacks import EpochCheckpoint, ExpectedDuration, SampleEveryEpoch, restore_checkpoint
 from gdl.cli.recipes.base import Recipe
 from gdl.config import runs_dir, smoke_mode, writable_dir
 from gdl.distribute import check_data_parallel, data_parallel
@@ -153,6 +153,7 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
             suffix=recipe.sample_suffix,
         ),
         *recipe.callbacks(args, data, run_dir),
+        ExpectedDuration(),  # last, so the first epoch's time includes the others' work
     ]
     fit_kwargs = dict(
         epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose
