@@ -138,7 +138,7 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     data = recipe.load_data(args)
     model = recipe.build(args, data)
     check_data_parallel(model, getattr(args, "devices", 1) or 1)
-    epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.epochs)
+    epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.default_epochs(args))
     initial_epoch = _restore(model, ckpt_dir) if args.resume else 0
     if args.resume:
         print(f"Resuming {recipe.name} from epoch {initial_epoch + 1} of {epochs}")
