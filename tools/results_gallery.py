@@ -65,7 +65,10 @@ def shrink(src: Path, dst: Path) -> Path:
     img = Image.open(src).convert("RGB")
     if img.width > MAX_WIDTH:
         img = img.resize((MAX_WIDTH, round(img.height * MAX_WIDTH / img.width)), Image.LANCZOS)
-    grey = all(r == g == b for r, g, b in img.getdata())
+    import numpy as np
+
+    rgb = np.asarray(img)
+    grey = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
     img = img.convert("L").quantize(16) if grey else img.quantize(64)
     dst.parent.mkdir(parents=True, exist_ok=True)
     img.save(dst, optimize=True)
