@@ -10,6 +10,7 @@
   could save broken weights; :class:`StopOnInterrupt` turns Ctrl-C into a checkpoint at
   the end of the current step and a :class:`gdl.errors.TrainingInterrupted` that says how
   to resume.
+* :class:`ExpectedDuration` prints, early in a run, how long ``fit`` should take.
 * :class:`NotebookRun` gives a notebook's ``fit`` the callbacks of ``gdl train``
   (TensorBoard, checkpoint + resume, samples, final model) under ``runs/<name>``.
 """
@@ -20,7 +21,9 @@ import json
 import math
 import os
 import signal
+import statistics
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -206,6 +209,85 @@ class SaveModel(keras.callbacks.Callback):
         self.model.save(self.path)
 
 
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3.5 min``, ``2.1 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class ExpectedDuration(keras.callbacks.Callback):
+    """Print how long ``fit`` should take, at the start of a run and after its first epoch.
+
+    1. After ``timed_steps`` training steps (the very first step, which compiles, is not
+       timed): steps per epoch x epochs left x the median time of those steps. Per-epoch
+       samples and validation are not in this figure (it says so).
+    2. After the first epoch: its wall time (validation, sample and checkpoint included,
+       the first step's compilation replaced by a timed step) x the epochs left.
+
+    The estimates are for this machine as loaded now; ``printer`` receives each line.
+    Nothing is printed for a run with unknown steps per epoch until the first epoch ends.
+    """
+
+    def __init__(self, timed_steps: int = 5, printer: Callable = print):
+        super().__init__()
+        self.timed_steps, self.printer = int(timed_steps), printer
+        self.lines: list[str] = []
+
+    def _say(self, text: str) -> None:
+        self.lines.append(text)
+        self.printer(f"\n{text}")
+
+    def on_train_begin(self, logs=None):
+        self.first_epoch, self.times, self.t0, self.reported = None, [], None, False
+        self.first_step_s = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.first_epoch is None:
+            self.first_epoch, self.epoch_t0 = epoch, time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.t0 is None or self.reported:
+            return
+        dt = time.perf_counter() - self.t0
+        if self.first_step_s is None:
+            self.first_step_s = dt  # compilation: not a step time
+            return
+        self.times.append(dt)
+        steps = self.params.get("steps")
+        if len(self.times) < self.timed_steps and not (steps and batch + 1 >= steps):
+            return
+        self.reported = True
+        if not steps:
+            return
+        per = statistics.median(self.times)
+        epochs = self.params.get("epochs", 1) - self.first_epoch
+        self._say(
+            f"Expected duration: about {format_duration(per * steps * epochs)} "
+            f"({epochs} epochs x {steps} steps x {per:.3g} s, the median of "
+            f"{len(self.times)} timed steps; per-epoch samples and validation come on top)"
+        )
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch != self.first_epoch:
+            return
+        dt = time.perf_counter() - self.epoch_t0
+        if self.first_step_s is not None and self.times:
+            dt += statistics.median(self.times) - self.first_step_s  # compilation out
+        left = self.params.get("epochs", 1) - epoch - 1
+        if left > 0:
+            self._say(
+                f"Expected duration: the first epoch took {format_duration(dt)} with its "
+                f"validation and sample (compilation excluded); the {left} epochs left: "
+                f"about {format_duration(dt * left)}"
+            )
+
+
 class NotebookRun:
     """The callbacks of a notebook's ``fit``, the ones ``gdl train`` uses, in one call.
 
@@ -247,6 +329,7 @@ class NotebookRun:
         ]
         if sample is not None:
             self.callbacks.append(SampleEveryEpoch(sample, self.dir / "samples", suffix, every))
+        self.callbacks.append(ExpectedDuration())  # last: its first epoch includes the sample
         print(f"Run folder: {self.dir} (tensorboard --logdir {self.dir / 'logs'})")
 
     def __repr__(self):

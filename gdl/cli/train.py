@@ -25,6 +25,7 @@ import keras
 
 from gdl.callbacks import (
     EpochCheckpoint,
+    ExpectedDuration,
     SampleEveryEpoch,
     StopOnInterrupt,
     StopOnNaN,
@@ -118,7 +119,7 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     data = recipe.load_data(args)
     model = recipe.build(args, data)
     check_data_parallel(model, getattr(args, "devices", 1) or 1)
-    epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.epochs)
+    epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.default_epochs(args))
     initial_epoch = _restore(model, ckpt_dir) if args.resume else 0
     if args.resume:
         print(f"Resuming {recipe.name} from epoch {initial_epoch + 1} of {epochs}")
@@ -135,6 +136,7 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
             suffix=recipe.sample_suffix,
         ),
         *recipe.callbacks(args, data, run_dir),
+        ExpectedDuration(),  # last, so the first epoch's time includes the others' work
     ]
     fit_kwargs = dict(
         epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose
