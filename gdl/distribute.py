@@ -23,6 +23,18 @@ batch, so there is nothing to divide. ``tests/test_distribute.py`` checks, on 2
 simulated CPU devices, that one step on 2 replicas gives the loss and the updated
 weights of one step on 1 device with the same batch.
 
+**Hand-written steps** (GANs, EBM, MuseGAN, chapter 10's GANs) open a
+:class:`GlobalBatch` on their batch: each replica differentiates its share of the
+global-batch mean, reports global-batch means, draws its noise for the global batch
+(replicas share their seed generators, so per-replica draws would repeat the same
+numbers on every replica) and gathers what every replica must store alike (the EBM's
+replay buffer). On TensorFlow :func:`gdl.backend.train_function` runs such a step on
+every replica as Keras' own train function does. The result is the one-device step,
+with the same seed, to float rounding; what stays per replica is Keras' dropout mask
+(the same on every replica) and a minibatch standard deviation over each replica's
+share (ProGAN, StyleGAN2: its groups are consecutive images, so a per-replica batch
+divisible by the group size groups as on one device).
+
 Batch normalisation (FacesVAE, DDIM's U-Net) normalises each replica's slice with its
 own statistics under TensorFlow (Keras' default, ``synchronized=False``, as most
 multi-GPU training does) but the global batch under JAX. :func:`sync_batch_norm` makes

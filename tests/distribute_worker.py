@@ -173,7 +173,7 @@ def _custom_cases() -> dict:
                             np.array([0, 1, 0, 1]), critic),
         "MuseGAN": (_musegan, rand(4, 2, 16, 84, 2), None, critic),
         "EBM": (lambda: M.EBM(image_size=16, steps=3, buffer_size=64, fresh_fraction=0.5, seed=0),
-                rand(4, 16, 16, 1), None, lambda: {"optimizer": sgd()}),
+                rand(4, 16, 16, 1), None, lambda: {"optimizer": keras.optimizers.SGD(10.0)}),
         "SAGAN": (lambda: M.SAGAN(image_size=8, channels=1, latent_dim=4, g_filters=(8,),
                                   d_filters=(8,), attention_resolution=8, seed=0), img, None, two),
         "ProGAN": (lambda: M.ProGAN(discriminator=ProDiscriminator((8, 4), 1, group_size=2, seed=0),
