@@ -261,7 +261,8 @@ def train_function(model, step, phase=lambda: (), extra_variables=()):
     step (so lazy regularisers cost nothing on the steps without them).
     ``extra_variables`` are variables the step updates that Keras' own training state
     does not hold (a second optimizer's). tensorflow: ``tf.function`` (eager with
-    ``model.run_eagerly``); jax: ``jax.jit`` of a pure function mapping the trainer's
+    ``model.run_eagerly``) of ``model.distribute_strategy.run(step)``, the replicas' logs
+    averaged, as Keras' own train function does (see :mod:`gdl.distribute`); jax: ``jax.jit`` of a pure function mapping the trainer's
     state and ``extra_variables`` through a ``StatelessScope`` (always compiled); torch:
     eager.
     """
@@ -286,10 +287,20 @@ def train_function(model, step, phase=lambda: (), extra_variables=()):
 
 
 def _compile_step(model, fn, extra, name):
-    if name == "tensorflow" and not model.run_eagerly:
+    if name == "tensorflow":
         import tensorflow as tf
+        from keras.src.backend.tensorflow.trainer import reduce_per_replica
 
-        return tf.function(fn, reduce_retracing=True, autograph=False)
+        def replicated(data):
+            # as Keras' own train function: the step runs on every replica of the model's
+            # tf.distribute strategy (the default strategy: plainly), the logs of the
+            # replicas are averaged
+            strategy = model.distribute_strategy
+            return reduce_per_replica(strategy.run(fn, args=(data,)), strategy, "auto")
+
+        if model.run_eagerly:
+            return replicated
+        return tf.function(replicated, reduce_retracing=True, autograph=False)
     if name != "jax":
         return fn
     import jax

@@ -12,6 +12,13 @@ The losses the chapter's GANs use are functions here: :func:`hinge_d_loss` /
 (StyleGAN2's non-saturating loss), :func:`gradient_penalty_neutral` (WGAN-GP, ProGAN;
 the maths of :func:`gdl.losses.gradient_penalty`, computed with
 :func:`gdl.backend.input_gradient` so it runs on every backend) and :func:`r1_penalty`.
+
+Data-parallel (``gdl train --devices N``, :mod:`gdl.distribute`): a step opens a
+:class:`gdl.distribute.GlobalBatch` on its real images, draws its noise through
+``split.draw`` (the global batch's draws, sliced), passes ``split`` to :meth:`update`
+(each replica differentiates its share of the global-batch mean) and to :meth:`track`
+(metrics are global-batch means). On TensorFlow the step runs on every replica
+(:func:`gdl.backend.train_function`); on JAX it sees the global batch.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 from keras import ops
 
 from gdl.backend import input_gradient, train_function, value_and_grad
+from gdl.distribute import GlobalBatch
 from gdl.losses import interpolate, random_alpha
 from gdl.models.inference import predict_numpy
 from gdl.models.optimizers import BookOptimizer
@@ -132,21 +140,31 @@ class AdversarialModel(BookOptimizer, keras.Model):
         return self.discriminator.trainable_variables
 
     # -- the step -----------------------------------------------------------------------
-    def update(self, loss_fn, variables, optimizer, state=()):
+    def update(self, loss_fn, variables, optimizer, state=(), split: GlobalBatch | None = None):
         """One gradient step of ``optimizer`` on ``variables`` for ``loss_fn() -> (loss,
-        aux)``. Variables the forward pass assigns (spectral norm's ``u``, batch-norm
-        statistics, seed generators) are handed back by :func:`gdl.backend.value_and_grad`
-        itself; ``state`` is accepted for callers that list them. Returns ``(loss, aux)``."""
+        aux)``, ``loss`` a mean over this replica's examples: with ``split`` the gradient
+        is that of ``split.loss(loss)`` (this replica's share of the global-batch mean;
+        the optimizer sums the replicas' gradients). Variables the forward pass assigns
+        (spectral norm's ``u``, batch-norm statistics, seed generators) are handed back by
+        :func:`gdl.backend.value_and_grad` itself; ``state`` is accepted for callers that
+        list them. Returns ``(loss, aux)`` (``loss`` unscaled)."""
         variables = list(variables)
-        (loss, aux), grads = value_and_grad(loss_fn, variables, has_aux=True)
+
+        def scaled():
+            loss, aux = loss_fn()
+            return (loss if split is None else split.loss(loss)), (loss, aux)
+
+        (_, (loss, aux)), grads = value_and_grad(scaled, variables, has_aux=True)
         optimizer.apply_gradients(zip(grads, variables))
         return loss, aux
 
-    def track(self, **values):
-        """Add this step's values to the metric trackers named like the keywords."""
+    def track(self, split: GlobalBatch | None = None, **values):
+        """Add this step's values to the metric trackers named like the keywords; with
+        ``split``, each value (a mean over this replica's examples) is first made the
+        global-batch mean."""
         by_name = {t.name: t for t in self._trackers}
         for name, value in values.items():
-            by_name[name].update_state(value)
+            by_name[name].update_state(value if split is None else split.mean(value))
 
     def adversarial_step(self, data, phase) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
