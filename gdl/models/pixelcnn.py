@@ -135,18 +135,29 @@ class _PixelAutoregressive(BookCompile, keras.Model):
         """Draw one pixel value per row of ``out`` (``(n, D)``) from uniforms ``u``."""
         raise NotImplementedError
 
+    @property
+    def sampling_band(self) -> int:
+        """Rows the fast sampler runs the network on: enough for :attr:`receptive_rows`
+        above the pixel, a multiple of the strided layers' alignment, at most the image."""
+        align = self._band_align
+        return min(self.image_size, -(-(self.receptive_rows + align) // align) * align)
+
+    def _band_start(self, i):
+        """First row of the band for row ``i``: at least :attr:`receptive_rows` above it, on
+        a multiple of the alignment (strided layers then see the full image's grid), and
+        the band ends inside the image."""
+        align = self._band_align
+        start = ops.floor_divide(ops.maximum(i - self.receptive_rows, 0), align) * align
+        return ops.minimum(start, self.image_size - self.sampling_band)
+
     def _fast_step(self, temperature):
         key = float(temperature)
         if key not in self._fast_steps:
-            reach, align, size = self.receptive_rows, self._band_align, self.image_size
-            band = min(size, -(-(reach + align) // align) * align)
+            band = self.sampling_band
 
             def step(img, u, i, j):
                 n, w = ops.shape(img)[0], ops.shape(img)[2]
-                # the band ends at or below row i, starts >= `reach` rows above it, on a
-                # multiple of `align` (so strided layers see the full image's grid)
-                start = ops.floor_divide(ops.maximum(i - reach, 0), align) * align
-                start = ops.minimum(start, size - band)
+                start = self._band_start(i)
                 window = ops.slice(img, (0, start, 0, 0), (n, band, w, 1))
                 out = self(window, training=False)
                 out = ops.slice(out, (0, i - start, j, 0), (n, 1, 1, ops.shape(out)[-1]))
@@ -515,32 +526,42 @@ class PixelCNNPlusPlus(_LogisticMixtureHead, _PixelAutoregressive):
     @property
     def receptive_rows(self) -> int:
         """An upper bound on how many rows above a pixel can influence its output: the
-        row reach of every layer on the longest path, in full-resolution rows."""
+        forward pass of :meth:`_network` replayed on each stream's row reach (in
+        full-resolution rows) instead of its tensors."""
 
-        def reach(conv, transpose=False):
+        def reach(conv, scale, transpose=False):
             kh, s = conv.kernel_size[0], conv.strides[0]
             r0, r1 = conv.valid_rows
             pad = (kh - s) // 2 if s > 1 else (kh - 1) // 2  # "same", even sizes
-            return max(r1 - 1 - pad, 0) if transpose else max(pad - r0, 0)
+            return (max(r1 - 1 - pad, 0) if transpose else max(pad - r0, 0)) * scale
 
-        def blocks(level_blocks, scale):
-            return sum(
-                max(reach(b.conv1) + reach(b.conv2) for b in pair) * scale
-                for pair in level_blocks
-            )
+        def block(b, d, aux, scale):  # x + gate(conv2(conv1(x) + nin(aux)))
+            return max(d + reach(b.conv1, scale), aux) + reach(b.conv2, scale)
 
-        total = max(reach(self.vertical_init), reach(self.horizontal_up),
-                    reach(self.horizontal_left))  # fmt: skip
+        v = reach(self.vertical_init, 1)
+        h = max(reach(self.horizontal_up, 1), reach(self.horizontal_left, 1))
+        skips = [(v, h)]
         for level in range(self.hierarchies):
-            total += blocks(self.up_blocks[level], 2**level)
+            for vblock, hblock in self.up_blocks[level]:
+                v = block(vblock, v, 0, 2**level)
+                h = block(hblock, h, v, 2**level)
+                skips.append((v, h))
             if level < self.hierarchies - 1:
-                total += max(reach(c) for c in self.downsample[level]) * 2**level
+                vdown, hdown = self.downsample[level]
+                v, h = v + reach(vdown, 2**level), h + reach(hdown, 2**level)
+                skips.append((v, h))
+        skips.pop()
         for i in range(self.hierarchies):
-            level = self.hierarchies - 1 - i
-            total += blocks(self.down_blocks[i], 2**level)
+            scale = 2 ** (self.hierarchies - 1 - i)
+            for vblock, hblock in self.down_blocks[i]:
+                skip_v, skip_h = skips.pop()
+                v = block(vblock, v, skip_v, scale)
+                h = block(hblock, h, max(v, skip_h), scale)
             if i < self.hierarchies - 1:
-                total += max(reach(c, transpose=True) for c in self.upsample[i]) * 2 ** (level - 1)
-        return total
+                vup, hup = self.upsample[i]
+                v = v + reach(vup, scale // 2, transpose=True)
+                h = h + reach(hup, scale // 2, transpose=True)
+        return h
 
     def mixture_params(self, out):
         """Split network outputs ``(..., 3K)`` (TFP's layout: per component a logit, a
