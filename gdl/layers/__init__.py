@@ -94,7 +94,9 @@ _EXPORTS = {
 }
 
 #: the public Layer subclasses (what tests/harness.py runs every one of)
-LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "Coupling", "SinusoidalEmbedding",
+LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "GatedResidualBlock",
+          "WeightNormDense", "WeightNormConv2D", "WeightNormConv2DTranspose", "Coupling",
+          "SinusoidalEmbedding",
           "TokenAndPositionEmbedding", "SinePositionEncoding", "TransformerBlock", "MDNHead",
           "TakeAlong", "CrossAttention", "SpatialCrossAttention", "GatedCrossAttentionBlock",
           "PerceiverResampler", "TextEncoder",

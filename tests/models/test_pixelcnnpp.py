@@ -137,9 +137,12 @@ def test_weight_norm_layers_match_plain_layers_with_the_normalised_kernel():
         layer.bias.assign(rng.normal(size=5).astype("float32"))
         v = _np(layer.kernel)
         if layer is not None and getattr(layer, "valid_rows", None):
-            v = v * kernel_mask(layer.kernel_size, layer.valid_rows, layer.valid_cols)[
-                :, :, None, None
-            ]
+            v = (
+                v
+                * kernel_mask(layer.kernel_size, layer.valid_rows, layer.valid_cols)[
+                    :, :, None, None
+                ]
+            )
         axes = tuple(a for a in range(v.ndim) if a != v.ndim + layer._filter_axis)
         w = v / np.sqrt((v**2).sum(axis=axes, keepdims=True))
         w = w * np.expand_dims(_np(layer.g), tuple(a for a in range(v.ndim) if a in axes))
