@@ -9,7 +9,10 @@ sizes (2 inputs, 256 units) one coupling has 397,316 parameters.
 with two output heads, ``s`` (``tanh``) and ``t`` (linear), as in the RealNVP paper
 (Dinh et al. 2017), whose coupling network outputs both. It halves the parameters and
 the FLOPs of a coupling (199,172 parameters at the book's sizes); the keras.io example
-the book adapts keeps two separate stacks, as the book does.
+the book adapts keeps two separate stacks, as the book does. Measured
+(``python -m benchmarks flows_ebm_diffusion.realnvp_shared_trunk``, 2 couplings, CPU,
+alternating): 41 ms vs 80 ms per train step at batch 256 (1.9x), and after 60 epochs at
+Adam 1e-3 a held-out NLL of 1.72 vs 1.74 nats for the book's coupling (201 s vs 318 s).
 """
 
 from __future__ import annotations
