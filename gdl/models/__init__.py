@@ -64,6 +64,7 @@ _EXPORTS = {
     "LSTMTextGenerator": "lstm",
     "PixelCNN": "pixelcnn",
     "PixelCNNMixture": "pixelcnn",
+    "PixelCNNPlusPlus": "pixelcnn",
     # chapter 6
     "RealNVP": "realnvp",
     # chapter 7
@@ -108,7 +109,7 @@ _EXPORTS = {
 
 #: the public Model subclasses (what tests/harness.py runs every one of)
 MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN",
-          "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "RealNVP", "EBM",
+          "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "PixelCNNPlusPlus", "RealNVP", "EBM",
           "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN", "CLIP",
           "TextToImageDiffusion", "UnCLIPDecoder", "DiffusionPrior",
           "FlamingoCaptioner",
