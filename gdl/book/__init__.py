@@ -14,7 +14,7 @@ Errors are gdl's own (:mod:`gdl.errors`): an unknown data name raises
 
 from __future__ import annotations
 
-import importlib
+from gdl._lazy import lazy_exports
 
 _EXPORTS = {
     # shared
@@ -103,13 +103,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"gdl.book.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gdl.book' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

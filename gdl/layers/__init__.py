@@ -39,7 +39,7 @@ layer / function                        what it is (book chapter)
 
 from __future__ import annotations
 
-import importlib
+from gdl._lazy import lazy_exports
 
 _EXPORTS = {
     "Sampling": "sampling",
@@ -107,11 +107,4 @@ LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "GatedResidualBlock"
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"gdl.layers.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gdl.layers' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

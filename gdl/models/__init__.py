@@ -36,7 +36,7 @@ Every model saves to ``.keras`` and loads back after a bare ``import gdl``.
 
 from __future__ import annotations
 
-import importlib
+from gdl._lazy import lazy_exports
 
 _EXPORTS = {
     # chapter 2
@@ -119,11 +119,4 @@ MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN"
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"gdl.models.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gdl.models' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
