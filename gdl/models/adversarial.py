@@ -31,7 +31,7 @@ from gdl.backend import input_gradient, train_function, value_and_grad
 from gdl.distribute import GlobalBatch
 from gdl.losses import interpolate, random_alpha
 from gdl.models.inference import predict_numpy
-from gdl.models.optimizers import BookOptimizer
+from gdl.models.optimizers import TwoOptimizers
 
 
 # --------------------------------------------------------------------------- losses
@@ -84,22 +84,18 @@ def real_images(data):
 
 
 # ---------------------------------------------------------------------------- model
-class AdversarialModel(BookOptimizer, keras.Model):
+class AdversarialModel(TwoOptimizers, keras.Model):
     """Generator + discriminator, two optimizers, one backend-neutral step. Not used directly.
 
-    Subclasses set ``_metric_names`` and the paper's optimizer as :class:`BookOptimizer`
-    attributes (the book has no code for chapter 10, so these are the papers' settings);
-    ``discriminator_learning_rate`` (``None``: the same as the generator's) is the two
-    time-scale rule (SAGAN). They write :meth:`adversarial_step`.
-    ``compile(d_optimizer=None, g_optimizer=None)`` defaults to those settings; both
-    optimizers are saved in the ``.keras`` file and :meth:`build_optimizers` lets
-    ``gdl train --resume`` restore their state.
+    Subclasses set ``_metric_names`` and the paper's optimizer as
+    :class:`gdl.models.optimizers.TwoOptimizers` attributes (the book has no code for
+    chapter 10, so these are the papers' settings; ``discriminator_learning_rate`` is
+    SAGAN's two time-scale rule), and write :meth:`adversarial_step`.
+    ``compile(d_optimizer=None, g_optimizer=None)`` defaults to those settings.
     """
 
-    _opt_names = ("d_optimizer", "g_optimizer")
     book_learning_rate = 2e-4
     book_optimizer_kwargs = {"beta_1": 0.0, "beta_2": 0.99}
-    discriminator_learning_rate: float | None = None
     _metric_names: tuple = ("d_loss", "g_loss")
 
     def __init__(self, generator, discriminator, latent_dim: int, seed=None, **kwargs):
@@ -210,33 +206,10 @@ class AdversarialModel(BookOptimizer, keras.Model):
     # -- compile / optimizers -----------------------------------------------------------
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """The paper's optimizer (:meth:`book_optimizer`) for each network unless given."""
-        opts = {
-            "d_optimizer": keras.optimizers.get(
-                d_optimizer or self.book_optimizer(self.discriminator_learning_rate)),
-            "g_optimizer": keras.optimizers.get(g_optimizer or self.book_optimizer()),
-        }
-        kwargs.pop("optimizer", None)
-        kwargs.pop("loss", None)
-        super().compile(optimizer=opts["g_optimizer"], **kwargs)
-        for name, opt in opts.items():
-            setattr(self, name, opt)
-        self.build_optimizers()
+        self.compile_players(d_optimizer, g_optimizer, **kwargs)
 
-    def build_optimizers(self) -> None:
-        """Build each optimizer on its variables (needed before loading saved state)."""
-        for name, variables in (("d_optimizer", self.discriminator_variables),
-                                ("g_optimizer", self.generator_variables)):  # fmt: skip
-            opt = getattr(self, name, None)
-            if opt is not None and not opt.built:
-                opt.build(variables())
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {n: keras.saving.serialize_keras_object(getattr(self, n)) for n in self._opt_names}
-
-    def compile_from_config(self, config):
-        self.compile(**{n: keras.saving.deserialize_keras_object(config[n]) for n in config})
+    def player_variables(self):
+        return self.discriminator_variables(), self.generator_variables()
 
     @property
     def metrics(self):

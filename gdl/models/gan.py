@@ -47,7 +47,7 @@ from gdl import backend as B
 from gdl.distribute import GlobalBatch
 from gdl.losses import binary_crossentropy, gradient_penalty, random_alpha
 from gdl.models.inference import predict_numpy
-from gdl.models.optimizers import BookOptimizer
+from gdl.models.optimizers import TwoOptimizers
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 
@@ -174,7 +174,7 @@ def book_filters(book, image_size: int):
 # ---------------------------------------------------------------------------
 # Shared two-player machinery
 # ---------------------------------------------------------------------------
-class _TwoPlayerGAN(BookOptimizer, B.TrainingState, keras.Model):
+class _TwoPlayerGAN(TwoOptimizers, B.TrainingState, keras.Model):
     """Two sub-models, two optimizers, trackers, generation, saving. Not used directly.
 
     Subclasses write ``_train_step(data) -> logs`` once in ``keras.ops``;
@@ -230,33 +230,8 @@ class _TwoPlayerGAN(BookOptimizer, B.TrainingState, keras.Model):
         return predict_numpy(self.generator, latent, batch_size)
 
     # -- compile / optimizers ------------------------------------------------
-    def _compile_optimizers(self, judge_optimizer, g_optimizer, kwargs):
-        judge_optimizer = keras.optimizers.get(judge_optimizer or self.book_optimizer())
-        g_optimizer = keras.optimizers.get(g_optimizer or self.book_optimizer())
-        kwargs.pop("optimizer", None)
-        kwargs.pop("loss", None)
-        # The generator's optimizer is the model's `optimizer`, so `optimizer.iterations`
-        # (TensorBoard's step) counts generator steps.
-        super().compile(optimizer=g_optimizer, **kwargs)
-        setattr(self, self._opt_names[0], judge_optimizer)
-        setattr(self, self._opt_names[1], g_optimizer)
-        self.build_optimizers()
-
-    def build_optimizers(self) -> None:
-        """Build each optimizer on the variables it updates (needed before loading state)."""
-        j_opt, g_opt = (getattr(self, n, None) for n in self._opt_names)
-        if j_opt is not None and not j_opt.built:
-            j_opt.build(self.judge.trainable_variables)
-        if g_opt is not None and not g_opt.built:
-            g_opt.build(self.generator.trainable_variables)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {n: keras.saving.serialize_keras_object(getattr(self, n)) for n in self._opt_names}
-
-    def compile_from_config(self, config):
-        self.compile(**{n: keras.saving.deserialize_keras_object(config[n]) for n in config})
+    def player_variables(self):
+        return self.judge.trainable_variables, self.generator.trainable_variables
 
     def training_state(self) -> list:
         j_opt = getattr(self, self._opt_names[0], None)
@@ -355,7 +330,7 @@ class DCGAN(_TwoPlayerGAN):
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Book: ``Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)`` for both."""
-        self._compile_optimizers(d_optimizer, g_optimizer, kwargs)
+        self.compile_players(d_optimizer, g_optimizer, **kwargs)
 
     def _train_step(self, data):
         """The book's ``DCGAN.train_step``: one forward pass, each network differentiated
@@ -483,7 +458,7 @@ class WGANGP(_TwoPlayerGAN):
 
     def compile(self, c_optimizer=None, g_optimizer=None, **kwargs):
         """Book: ``Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.9)`` for both."""
-        self._compile_optimizers(c_optimizer, g_optimizer, kwargs)
+        self.compile_players(c_optimizer, g_optimizer, **kwargs)
 
     # -- hooks for subclasses -------------------------------------------------
     def split_batch(self, data):
