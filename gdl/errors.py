@@ -18,6 +18,8 @@ type                       also a                     raised when
                                                       names ``gdl data download NAME``)
 :class:`RunError`          ``RuntimeError``           a run folder or trained model is not
                                                       what the command needs
+:class:`TrainingInterrupted` ``KeyboardInterrupt``    Ctrl-C stopped training after saving
+                                                      a checkpoint (says how to resume)
 =========================  =========================  ===================================
 """
 
@@ -31,6 +33,7 @@ __all__ = [
     "GDLError",
     "MissingDatasetError",
     "RunError",
+    "TrainingInterrupted",
     "UnknownNameError",
 ]
 
@@ -77,3 +80,9 @@ class MissingDatasetError(DatasetError, FileNotFoundError):
 class RunError(GDLError, RuntimeError):
     """A run folder or saved model is not what the command needs (e.g. a finished run
     without ``--resume``/``--overwrite``, or no ``model.keras`` to sample from)."""
+
+
+class TrainingInterrupted(GDLError, KeyboardInterrupt):
+    """Ctrl-C stopped training after a checkpoint of the current step was saved; the
+    message says how to resume. A ``KeyboardInterrupt`` too, so code that stops on Ctrl-C
+    still stops; the ``gdl`` command exits with status 130."""

@@ -6,7 +6,7 @@ the safety properties (ports on 127.0.0.1 only, Jupyter token required and not d
 privileged mode or added capabilities, non-root user, no secrets in images or the build
 context, GPU only in the GPU variant); and that the versions the images install cannot drift
 from ``pyproject.toml`` (the lock files ``docker/requirements-{cpu,gpu}.txt`` satisfy it).
-Building the CPU image and running it is ``docker/test-image.sh`` (``.ci/run`` calls it after
+Building the CPU image and running it is ``docker/test-image.sh`` (``.ci/run`` runs it beside
 pytest); here only its failure path is checked, with stand-in tools.
 """
 

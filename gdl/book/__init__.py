@@ -25,6 +25,8 @@ _EXPORTS = {
     "image_data": "images",
     "save_figure": "images",
     "load_texts": "texts",
+    "reader_settings": "reader_budget",
+    "reader_value": "reader_budget",
     # chapter 2
     "classification_data": "ch02_deep_learning",
     "predictions_figure": "ch02_deep_learning",

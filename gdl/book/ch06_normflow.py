@@ -22,6 +22,15 @@ def moons_data(n: int = 30000, seed: int = 0):
     return np.asarray(norm(data)), norm
 
 
+def held_out_moons(norm, n: int = 3000, seed: int = 1) -> np.ndarray:
+    """``n`` fresh two-moons points (another ``seed``) scaled by the training data's
+    ``norm``: the held-out set on which ``val_loss``, the book-comparable negative
+    log-likelihood, is measured (the book reports the training loss only)."""
+    from gdl.data import load
+
+    return np.asarray(norm(load("moons", n=n, seed=seed)))
+
+
 def flow_figure(model, data, num_samples: int = 3000, seed: int = 0):
     """The book's 2x2 figure: data X, f(X) (red); latent Z, g(Z) (green); all in [-2, 2].
     Returns a matplotlib ``Figure`` (``IPython.display.display(fig)`` in a notebook)."""

@@ -23,6 +23,42 @@ from gdl.cli.recipes.base import positive_int
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# TensorFlow's start-up lines that are noise for a reader: always the CPU-feature and
+# oneDNN notes; the CUDA ones ("Could not find cuda drivers", "failed call to cuInit")
+# only on a machine without an NVIDIA device, where a GPU was never expected.
+_TF_NOISE = ("cpu_feature_guard.cc", "To enable the following instructions",
+             "All log messages before absl::InitializeLog", "oneDNN custom operations")  # fmt: skip
+_TF_NO_GPU_NOISE = ("cudart_stub.cc", "failed call to cuInit", "cuda_platform.cc")
+
+
+def _start_tensorflow_quietly() -> None:
+    """Import TensorFlow and list its devices with stderr captured at the file-descriptor
+    level (its C++ logging bypasses Python and ``TF_CPP_MIN_LOG_LEVEL``), then print
+    back every captured line that is not known start-up noise. Only for the TensorFlow
+    backend, and only once per process."""
+    import importlib.util
+    import tempfile
+
+    if (os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow"
+            or "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None):  # fmt: skip
+        return
+    noise = _TF_NOISE + (() if Path("/dev/nvidiactl").exists() else _TF_NO_GPU_NOISE)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        for line in captured.read().decode(errors="replace").splitlines():
+            if line.strip() and not any(n in line for n in noise):
+                print(line, file=sys.stderr)
+
 
 class _UsageError(Exception):
     """A command line argparse refused (printed as one line, exit status 2)."""
@@ -318,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown name, an existing run folder ...), a bad command line or a file the system
     refused becomes one line on stderr and status 2; ``GDL_DEBUG=1`` shows the traceback.
     """
-    from gdl.errors import GDLError
+    from gdl.errors import GDLError, TrainingInterrupted
 
     try:
         _select_backend(sys.argv[1:] if argv is None else list(argv))
@@ -337,8 +373,13 @@ def main(argv: list[str] | None = None) -> int:
         "info": _cmd_info,
     }
     debug = os.environ.get("GDL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+    if args.command in ("train", "sample", "world-models", "info"):
+        _start_tensorflow_quietly()
     try:
         return handlers[args.command](args)
+    except TrainingInterrupted as exc:
+        print(f"\ngdl: {exc}", file=sys.stderr)
+        return 130
     except GDLError as exc:
         if debug:
             raise

@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from pathlib import Path
 
 import keras
 
-from gdl.callbacks import EpochCheckpoint, SampleEveryEpoch, restore_checkpoint
+from gdl.callbacks import (
+    EpochCheckpoint,
+    ExpectedDuration,
+    SampleEveryEpoch,
+    StopOnInterrupt,
+    StopOnNaN,
+    restore_checkpoint,
+)
 from gdl.cli.recipes.base import Recipe
 from gdl.config import runs_dir, smoke_mode, writable_dir
 from gdl.distribute import check_data_parallel, data_parallel
@@ -53,31 +59,6 @@ def _set_aside(run_dir: Path) -> Path:
         ) from None
     print(f"--overwrite: the previous run in {run_dir} was moved to {aside}")
     return aside
-
-
-class StopOnNaN(keras.callbacks.Callback):
-    """Stop ``fit`` at the first NaN/infinite loss with a :class:`RunError` naming the
-    epoch and step, before the epoch's checkpoint could save broken weights."""
-
-    def __init__(self, checkpoints: Path):
-        super().__init__()
-        self.checkpoints, self.epoch = checkpoints, 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        for key, value in (logs or {}).items():
-            if "loss" in key and not math.isfinite(float(value)):
-                kept = (
-                    f"the last good checkpoint ({self.epoch} epochs) is kept in {self.checkpoints}"
-                    if self.epoch
-                    else "no epoch finished, so nothing was saved"
-                )
-                raise RunError(
-                    f"{key} became {float(value)} at epoch {self.epoch + 1}, step {batch + 1}; "
-                    f"likely cause: a learning rate too high or unscaled data; {kept}"
-                )
 
 
 def _restore(model, ckpt_dir: Path) -> int:
@@ -138,7 +119,7 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     data = recipe.load_data(args)
     model = recipe.build(args, data)
     check_data_parallel(model, getattr(args, "devices", 1) or 1)
-    epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.epochs)
+    epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.default_epochs(args))
     initial_epoch = _restore(model, ckpt_dir) if args.resume else 0
     if args.resume:
         print(f"Resuming {recipe.name} from epoch {initial_epoch + 1} of {epochs}")
@@ -146,6 +127,8 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")),
         StopOnNaN(ckpt_dir),
+        StopOnInterrupt(ckpt_dir, f"resume with `gdl train {recipe.name} --resume"
+                        f"{'' if getattr(args, 'run_dir', None) is None else f' --run-dir {run_dir}'}`"),
         EpochCheckpoint(ckpt_dir),
         SampleEveryEpoch(
             lambda m, p: recipe.epoch_sample(m, p, data.info),
@@ -153,6 +136,7 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
             suffix=recipe.sample_suffix,
         ),
         *recipe.callbacks(args, data, run_dir),
+        ExpectedDuration(),  # last, so the first epoch's time includes the others' work
     ]
     fit_kwargs = dict(
         epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose

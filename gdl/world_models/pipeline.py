@@ -143,8 +143,14 @@ def _episodes(run_dir) -> list[Path]:
 
 # ------------------------------------------------------- resumable Keras fits
 def _fit_resumable(path: Path, epochs: int, build, fit_one_epoch, verbose: int):
-    """Train ``epochs`` in total, saving ``path`` (.keras, with optimizer) after each one."""
+    """Train ``epochs`` in total, saving ``path`` (.keras, with optimizer) after each one.
+
+    ``fit_one_epoch(model, epoch, callbacks)``; a NaN/infinite loss stops the stage with a
+    :class:`gdl.errors.RunError` before the epoch is saved (:class:`gdl.callbacks.StopOnNaN`),
+    so the last good model is kept and the stage is not marked done."""
     import keras
+
+    from gdl.callbacks import StopOnNaN
 
     progress_path = path.with_suffix(".progress.json")
     done = _read_json(progress_path, {"epochs": 0})["epochs"] if path.exists() else 0
@@ -152,7 +158,7 @@ def _fit_resumable(path: Path, epochs: int, build, fit_one_epoch, verbose: int):
     for epoch in range(done, epochs):
         if verbose:
             print(f"{path.stem}: epoch {epoch + 1}/{epochs}", flush=True)
-        fit_one_epoch(model, epoch)
+        fit_one_epoch(model, epoch, [StopOnNaN(path)])
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
         model.save(tmp)
         os.replace(tmp, path)
@@ -179,13 +185,14 @@ def train_vae(run_dir, cfg: WorldModelsConfig):
         vae.compile(optimizer=vae.book_optimizer(cfg.vae_learning_rate))
         return vae
 
-    def fit_one_epoch(vae, epoch):
+    def fit_one_epoch(vae, epoch, callbacks):
         vae.fit(
             frames,
             batch_size=cfg.vae_batch_size,
             epochs=epoch + 1,
             initial_epoch=epoch,
             shuffle=True,
+            callbacks=callbacks,
             verbose=cfg.verbose,
         )
 
@@ -268,7 +275,7 @@ def train_rnn(run_dir, cfg: WorldModelsConfig):
         rnn.compile(optimizer=rnn.book_optimizer(cfg.rnn_learning_rate))  # Adam, clipnorm 1
         return rnn
 
-    def fit_one_epoch(rnn, epoch):
+    def fit_one_epoch(rnn, epoch, callbacks):
         x, y = make_sequences(series, cfg.rnn_seq_len, rng=cfg.seed * 1000 + epoch)
         rnn.fit(
             x,
@@ -277,6 +284,7 @@ def train_rnn(run_dir, cfg: WorldModelsConfig):
             epochs=epoch + 1,
             initial_epoch=epoch,
             shuffle=True,
+            callbacks=callbacks,
             verbose=cfg.verbose,
         )
 

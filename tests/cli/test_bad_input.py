@@ -290,7 +290,7 @@ def test_overwrite_starts_in_an_empty_folder_and_keeps_the_old_run(capsys, run_c
 
 
 def test_nan_loss_stops_with_the_epoch_and_step(tmp_path):
-    from gdl.cli.train import StopOnNaN
+    from gdl.callbacks import StopOnNaN
     from gdl.errors import RunError
 
     cb = StopOnNaN(tmp_path)
@@ -298,6 +298,16 @@ def test_nan_loss_stops_with_the_epoch_and_step(tmp_path):
     cb.on_train_batch_end(0, {"loss": 1.0})
     with pytest.raises(RunError, match=r"epoch 3, step 5.*learning rate.*2 epochs"):
         cb.on_train_batch_end(4, {"loss": float("nan")})
+    # the last step's update is in no reported loss: the weights are checked at epoch end
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    cb.set_model(model)
+    cb.on_epoch_end(2)  # finite: nothing happens
+    model.layers[0].kernel.assign(np.array([[np.inf]], "float32"))
+    with pytest.raises(RunError, match=r"weights became NaN or infinite during epoch 3"):
+        cb.on_epoch_end(2)
 
 
 def test_state_file_is_json(trained_vae):
@@ -355,3 +365,39 @@ def test_interrupted_kaggle_download_is_resumed(capsys, tmp_path, monkeypatch):
     for argv in (["faces"], ["faces"], ["faces", "--force"]):
         _one_line_error(capsys, ["data", "download", *argv], "faces", "no network")
     assert seen == [[], ["part.zip"], []]
+
+
+def test_ctrl_c_saves_the_current_step_and_resume_continues(capsys, tmp_path, monkeypatch):
+    import signal
+    import threading
+
+    from gdl.callbacks import StopOnInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach only the main thread")
+    monkeypatch.setenv("GDL_RUNS_DIR", str(tmp_path / "runs"))
+    original = StopOnInterrupt.on_train_batch_end
+
+    def press_ctrl_c(self, batch, logs=None):  # at epoch 2, step 2
+        if self.epoch == 1 and batch == 1:
+            signal.raise_signal(signal.SIGINT)
+        return original(self, batch, logs)
+
+    monkeypatch.setattr(StopOnInterrupt, "on_train_batch_end", press_ctrl_c)
+    run = tmp_path / "run"
+    argv = ["train", "vae", "--data", "digits", "--epochs", "2", "--steps-per-epoch", "3",
+            "--run-dir", str(run), "--verbose", "0"]  # fmt: skip
+    before = signal.getsignal(signal.SIGINT)
+    assert main(argv) == 130
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("gdl:")]
+    assert len(lines) == 1 and "epoch 2, step 2" in lines[0], lines
+    assert f"gdl train vae --resume --run-dir {run}" in lines[0]
+    state = json.loads((run / "checkpoints" / "state.json").read_text())
+    assert (state["epoch"], state["interrupted"]) == (1, {"epoch": 2, "step": 2})
+    assert not (run / "model.keras").exists()
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
+
+    monkeypatch.setattr(StopOnInterrupt, "on_train_batch_end", original)
+    assert main(argv + ["--resume"]) == 0
+    assert json.loads((run / "checkpoints" / "state.json").read_text())["epoch"] == 2
+    assert (run / "model.keras").exists()

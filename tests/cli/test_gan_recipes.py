@@ -13,7 +13,7 @@ def test_train_cgan_on_digits_then_sample(tmp_path, data_env):
     train = ["train", "cgan", *args, "--epochs", "1", "--steps-per-epoch", "1"]
     assert main([*train, "--batch-size", "16", "--verbose", "0"]) == 0
     model = keras.saving.load_model(run / "model.keras")
-    assert model.num_classes == 10 and model.image_shape == (32, 32, 3)
+    assert model.num_classes == 10 and model.image_shape == (32, 32, 1)  # reader_budget
     out = tmp_path / "rows.png"
     assert main(["sample", "cgan", *args, "--out", str(out), "--num", "4", "--seed", "0"]) == 0
     # one row per digit, 4 columns of 32x32 images, scaled x2

@@ -11,15 +11,18 @@ from gdl.cli.main import main
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_backend_option_selects_the_keras_backend_in_a_fresh_process(backend):
     env = {**os.environ, "PYTHONPATH": ROOT}
-    env.pop("KERAS_BACKEND", None)
+    for name in ("KERAS_BACKEND", "CUDA_VISIBLE_DEVICES", "TF_CPP_MIN_LOG_LEVEL"):
+        env.pop(name, None)  # as a CPU user starts it
     out = subprocess.run(
         [sys.executable, "-m", "gdl.cli", "--backend", backend, "info"],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
+    if not os.path.exists("/dev/nvidiactl"):  # no GPU: no CUDA or start-up noise
+        assert out.stderr.strip() == "", out.stderr
     lines = dict(line.split(None, 1) for line in out.stdout.splitlines() if line.strip())
     assert lines["backend"] == backend
     assert lines["keras"].startswith("3.")

@@ -131,6 +131,8 @@ def test_sample_in_a_fresh_process_loads_a_subclassed_model(tmp_path, data_env):
     run = tmp_path / "run"
     args = ["train", "realnvp", "--epochs", "1", "--run-dir", str(run), "--verbose", "0"]
     assert main(args) == 0
+    last = json.loads((run / "summary.json").read_text())["last"]
+    assert set(last) == {"loss", "l2_penalty", "val_loss", "val_l2_penalty"}  # loss: the NLL
     out = tmp_path / "fresh.png"
     cmd = [
         sys.executable,

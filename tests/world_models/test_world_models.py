@@ -302,6 +302,17 @@ def test_tiny_pipeline_leaves_every_artifact_and_resumes(tmp_path, monkeypatch):
     run("train-vae", run_dir, WorldModelsConfig.smoke(vae_epochs=2))
     assert json.loads((run_dir / "vae.progress.json").read_text()) == {"epochs": 2}
 
+    # a diverging stage stops with the epoch named and leaves nothing marked done
+    import shutil
+
+    from gdl.errors import RunError
+
+    bad = tmp_path / "diverging"
+    shutil.copytree(run_dir / "episodes", bad / "episodes")
+    with pytest.raises(RunError, match=r"epoch 1.*learning rate.*nothing was saved"):
+        run("train-vae", bad, WorldModelsConfig.smoke(vae_learning_rate=1e6))
+    assert not [p.name for p in bad.iterdir() if p.name.startswith(("vae", "z_"))]
+
 
 def test_carracing_dataset_is_embedded_and_cached(tmp_path, monkeypatch):
     from gdl.data import get_dataset, load

@@ -90,6 +90,25 @@ class Recipe:
         """Add recipe-specific options to ``gdl train NAME``/``gdl sample NAME``."""
 
     # -- training ---------------------------------------------------------
+    def data_name(self, args: argparse.Namespace) -> str | None:
+        """The dataset this run trains on (``--data``, else the smoke or book default)."""
+        from gdl.config import smoke_mode
+
+        return getattr(args, "data", None) or (
+            self.smoke_data if smoke_mode() and self.smoke_data else self.default_data
+        )
+
+    def reader(self, args: argparse.Namespace) -> dict:
+        """The sizes for an embedded dataset (:mod:`gdl.book.reader_budget`); ``{}`` keeps
+        the book's."""
+        from gdl.book.reader_budget import reader_settings
+
+        return reader_settings(self.name, self.data_name(args))
+
+    def default_epochs(self, args: argparse.Namespace) -> int:
+        """Epochs when ``--epochs`` is not given: the book's, or the embedded set's."""
+        return int(self.reader(args).get("epochs", self.epochs))
+
     def load_data(self, args: argparse.Namespace) -> TrainData:  # pragma: no cover - abstract
         raise NotImplementedError
 

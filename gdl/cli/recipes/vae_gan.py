@@ -16,9 +16,11 @@ import numpy as np
 from gdl.book.ch03_vae import fashion_images
 from gdl.book.images import image_data
 from gdl.cli.recipes.base import Recipe, TrainData, register
-from gdl.config import smoke_mode
 from gdl.errors import ConfigError
 from gdl.plotting import save_grid
+
+# reader_budget keys the recipes apply themselves (the rest go to the model's constructor)
+_NOT_MODEL_ARGS = ("epochs", "batch_size", "image_size", "channels")
 
 
 class _ImageRecipe(Recipe):
@@ -32,15 +34,13 @@ class _ImageRecipe(Recipe):
     def build(self, args, data):
         import gdl.models
 
-        model = getattr(gdl.models, self.model_class)(**self.model_kwargs(data))
+        sizes = {k: v for k, v in self.reader(args).items() if k not in _NOT_MODEL_ARGS}
+        model = getattr(gdl.models, self.model_class)(**self.model_kwargs(data), **sizes)
         model.compile()  # the book's optimizer(s), from the model class
         return model
 
-    def data_name(self, args) -> str:
-        return args.data or (self.smoke_data if smoke_mode() else self.default_data)
-
     def batch(self, args) -> int:
-        return args.batch_size or self.batch_size
+        return args.batch_size or self.reader(args).get("batch_size", self.batch_size)
 
     def epoch_sample(self, model, out, info):
         return self.sample(model, argparse.Namespace(num=None, seed=0), out, info)
@@ -95,15 +95,20 @@ class VAERecipe(_FashionRecipe):
         return {}  # sampling decodes latent points: no data needed
 
     def sample(self, model, args, out, info):
-        if getattr(args, "num", None):
-            images, ncols = (
-                model.generate(getattr(args, "num", None), seed=getattr(args, "seed", None)),
-                None,
-            )
-        else:
+        """``--num N``: N images from N(0, I). Otherwise the book's decoded 15x15 grid for
+        a 2-D latent space; for a larger one (the digits settings) 10 held-out images
+        over their reconstructions, then 40 images from N(0, I)."""
+        num, seed = getattr(args, "num", None), getattr(args, "seed", None)
+        if num:
+            return [save_grid(model.generate(num, seed=seed), out, value_range=(0, 1))]
+        if model.latent_dim == 2:
             _, images = model.latent_grid(15)
-            ncols = 15
-        return [save_grid(images, out, ncols=ncols, value_range=(0, 1))]
+            return [save_grid(images, out, ncols=15, value_range=(0, 1))]
+        rows = [model.generate(40, seed=0 if seed is None else seed)]
+        if "x_test" in info:
+            x = info["x_test"][:10]
+            rows = [x, model.reconstruct(x), *rows]
+        return [save_grid(np.concatenate(rows), out, ncols=10, value_range=(0, 1), scale=2)]
 
 
 @register
@@ -141,21 +146,29 @@ class _GANRecipe(_ImageRecipe):
     labels: str | None = None
 
     def image_size_for(self, name: str) -> int:
+        """The image size when no reader_budget entry sets one (subclasses may also set
+        ``self.channels`` here)."""
         return 32 if name == "digits" else self.image_size
 
     def load_data(self, args):
         name = self.data_name(args)
-        size = self.image_size_for(name)
-        x, y = image_data(
-            name, size, self.channels, (-1.0, 1.0), self.batch(args), labels=self.labels
-        )
-        info = {"image_size": size, "num_classes": 10 if name == "digits" else 2}
+        size = self.reader(args).get("image_size", self.image_size_for(name))
+        channels = self.reader(args).get("channels", self.channels)
+        x, y = image_data(name, size, channels, (-1.0, 1.0), self.batch(args), labels=self.labels)
+        info = {
+            "image_size": size,
+            "channels": channels,
+            "num_classes": 10 if name == "digits" else 2,
+        }
         if isinstance(x, np.ndarray):
             return TrainData(x=x, y=y, batch_size=self.batch(args), info=info)
         return TrainData(x=x, info=info)
 
     def model_kwargs(self, data) -> dict:
-        return {"image_size": data.info["image_size"], "channels": self.channels}
+        return {
+            "image_size": data.info["image_size"],
+            "channels": data.info.get("channels", self.channels),
+        }
 
     def sample(self, model, args, out, info):
         images = model.generate(getattr(args, "num", None) or 30, seed=getattr(args, "seed", None))

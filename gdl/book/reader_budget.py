@@ -1,0 +1,61 @@
+"""Sizes for a chapter model trained on an embedded dataset: runs a CPU reader can wait for.
+
+The book's settings (image size, batch size, epochs ...) stay where they are: the model
+constructors' defaults and the ``gdl train`` recipes' class attributes, used with the
+book's datasets. They are sized for a GPU and for tens of thousands of images: the book's
+WGAN-GP takes batches of 512 faces at 64x64x3 with three critic steps, minutes a step on
+a laptop CPU. When a model trains on one of the small embedded sets instead (``digits``,
+``music21_chorales`` ...), the sizes below replace them, so every ``gdl train NAME --data
+<embedded set>`` finishes its default epochs in at most 10 minutes on 2 idle CPU cores.
+This table is the one place they are chosen; the recipes (and the notebooks' CPU routes)
+read it through :func:`reader_settings`.
+
+The budget behind the entries (CPU time of each whole run, extrapolated from 2-epoch
+runs: ``python -m benchmarks reader_runs``, ``benchmarks/results/reader_runs.*.json``) is
+at most 9 CPU minutes; a run also prints its own
+expected duration after a few steps (:class:`gdl.callbacks.ExpectedDuration`).
+Total CPU time bounds the wall time on 2 idle cores from above (TensorFlow keeps both
+cores busy, so the wall time is between half of it and all of it).
+"""
+
+from __future__ import annotations
+
+READER_SETTINGS: dict[str, dict[str, dict]] = {
+    "digits": {
+        # chapter 3: the README's first example. A latent space of 16 dimensions and
+        # the ELBO's own weight (beta = 1024 pixels x mean BCE = summed BCE) instead of
+        # the book's 2-D latent and beta 500, which leave most prior samples unreadable;
+        # batch 32 gives 45 updates an epoch on 1,437 images (benchmarks/bench_showcase).
+        "vae": {"latent_dim": 16, "beta": 1024.0, "batch_size": 32, "epochs": 30},
+        # chapter 4: 32x32 grey digits instead of 64x64 (x3 colour) photos
+        "dcgan": {"image_size": 32, "channels": 1, "batch_size": 128, "epochs": 30},
+        "wgan_gp": {"image_size": 32, "channels": 1, "batch_size": 64, "epochs": 6},
+        "cgan": {"image_size": 32, "channels": 1, "batch_size": 64, "epochs": 15},
+        # chapter 5: the book's 150 epochs are for 60,000 Fashion-MNIST images
+        "pixelcnn": {"epochs": 40},
+        # chapter 7: 60 Langevin steps per batch, 1,000 for each epoch's sample
+        "ebm": {"epochs": 25},
+        # chapter 8: U-Net of 1.9M parameters at 32x32x1
+        "ddim": {"epochs": 15},
+    },
+    "music21_chorales": {
+        # chapter 11: 132 CPU s an epoch at the book's batch 256 (after the one-off
+        # conversion of the chorales), so 4 epochs fit; far too few to learn the chorales
+        # well: pass --epochs for more (about 2.2 CPU minutes each)
+        "music_transformer": {"epochs": 4},
+    },
+}
+
+
+def reader_settings(model: str, data: str | None) -> dict:
+    """The sizes ``model`` (a ``gdl train`` name) uses on the embedded dataset ``data``;
+    ``{}`` for the book's datasets, a folder of your own, or a model with no entry (then
+    the book's settings hold). Keys are constructor arguments of the model plus
+    ``batch_size`` and ``epochs``."""
+    return dict(READER_SETTINGS.get(str(data), {}).get(model, {}))
+
+
+def reader_value(model: str, data: str | None, key: str, book):
+    """``reader_settings(model, data).get(key, book)``: e.g. a notebook's
+    ``EPOCHS = reader_value("ebm", DATA, "epochs", 60)``."""
+    return reader_settings(model, data).get(key, book)

@@ -1,0 +1,43 @@
+"""reader_budget: the embedded sets get CPU-sized settings, the book's datasets the book's."""
+
+from argparse import Namespace
+
+import pytest
+
+from gdl.book.reader_budget import READER_SETTINGS, reader_settings, reader_value
+from gdl.cli.recipes.base import get_recipe
+
+
+def _args(data, **kw):
+    return Namespace(data=data, batch_size=None, epochs=None, seed=None, **kw)
+
+
+@pytest.mark.parametrize("name", sorted(READER_SETTINGS["digits"]))
+def test_digits_settings_reach_the_recipe_and_book_datasets_keep_the_books(name):
+    recipe = get_recipe(name)
+    sizes = reader_settings(name, "digits")
+    assert recipe.default_epochs(_args("digits")) == sizes["epochs"]
+    for book in ("faces", "fashion_mnist", "mnist", "flowers", "bricks", None):
+        assert reader_settings(name, book) == {}
+    book_data = recipe.default_data
+    assert recipe.default_epochs(_args(book_data)) == recipe.epochs
+    if hasattr(recipe, "batch"):
+        assert recipe.batch(_args("digits")) == sizes.get("batch_size", recipe.batch_size)
+        assert recipe.batch(_args(book_data)) == recipe.batch_size
+        assert recipe.batch(Namespace(data="digits", batch_size=7)) == 7  # --batch-size wins
+
+
+def test_wgan_gp_on_digits_is_small_and_on_faces_is_the_books():
+    recipe = get_recipe("wgan_gp")
+    assert recipe.batch(_args("faces")) == 512 == recipe.batch_size
+    data = recipe.load_data(_args("digits"))
+    model = recipe.build(_args("digits"), data)
+    assert model.image_shape == (32, 32, 1) and data.batch_size == 64
+    assert data.x.shape[1:] == (32, 32, 1)
+    assert model.critic_steps == 3  # the book's method is kept, only the sizes change
+
+
+def test_reader_value_falls_back_to_the_book():
+    assert reader_value("ebm", "digits", "epochs", 60) == READER_SETTINGS["digits"]["ebm"]["epochs"]
+    assert reader_value("ebm", "mnist", "epochs", 60) == 60
+    assert reader_value("nope", "digits", "epochs", 3) == 3
