@@ -232,7 +232,9 @@ def train_step(models=MODELS):
                     rows[f"{name} {b}: ratio to tensorflow"] = med[b] / med["tensorflow"]
                 rows[f"{name} {b}: ratio to fastest"] = med[b] / min(med.values())
                 rows[f"{name} {b}: warm-up step incl. compilation (s)"] = info[b]["warmup_s"]
-            PARTIAL.write_text(json.dumps(rows, indent=1, default=float))
+            partial = {"name": "backends.train_step (partial)", "rows": rows, "machine": {},
+                       "date": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+            PARTIAL.write_text(json.dumps(partial, indent=1, default=float))
             print(f"   {name}: " + ", ".join(f"{b} {m:.3g}s" for b, m in med.items()), flush=True)
     finally:
         for w in workers.values():
