@@ -33,8 +33,6 @@ seed generators) are handed back to it, so nothing leaks out of a ``jax`` transf
   a *phase* in Python before each step (lazy regularisers: "R1 on this step or not"),
   one compiled step per phase (chapter 10's GANs); :func:`train_step` is the simpler
   route when one compiled step suffices.
-* :func:`require_tensorflow` is the guard for the few features that only exist on
-  TensorFlow (it raises an error naming the fix).
 """
 
 from __future__ import annotations
@@ -49,7 +47,6 @@ __all__ = [
     "evaluate_step",
     "fori_loop",
     "input_gradient",
-    "require_tensorflow",
     "train_function",
     "train_step",
     "value_and_grad",
@@ -452,12 +449,3 @@ def evaluate_step(model, step, *args):
     state, data = args
     groups = (model.trainable_variables, model.non_trainable_variables, model.metrics_variables)
     return _stateless_step(step, groups, state, data)
-
-
-def require_tensorflow(feature: str) -> None:
-    """Raise ``RuntimeError`` naming the fix when ``feature`` needs the TensorFlow backend."""
-    if backend() != "tensorflow":
-        raise RuntimeError(
-            f"{feature} needs the TensorFlow backend (this process uses {backend()!r}); "
-            "set KERAS_BACKEND=tensorflow before importing keras"
-        )
