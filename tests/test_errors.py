@@ -13,6 +13,7 @@ from gdl.errors import (
     GDLError,
     MissingDatasetError,
     RunError,
+    TrainingInterrupted,
     UnknownNameError,
 )
 
@@ -23,6 +24,7 @@ def test_hierarchy_keeps_the_builtin_types():
     assert issubclass(DatasetError, RuntimeError) and issubclass(RunError, RuntimeError)
     for cls in (ConfigError, UnknownNameError, DatasetError, MissingDatasetError, RunError):
         assert issubclass(cls, GDLError)
+    assert issubclass(TrainingInterrupted, KeyboardInterrupt)  # code that stops on Ctrl-C stops
     # UnknownNameError prints its message, not KeyError's quoted repr
     assert str(UnknownNameError("unknown model 'x'; choose one of: a")) == (
         "unknown model 'x'; choose one of: a"
@@ -32,7 +34,8 @@ def test_hierarchy_keeps_the_builtin_types():
     err = pickle.loads(pickle.dumps(MissingDatasetError("faces", "/d/celeba")))
     assert "gdl data download faces" in str(err)
     assert set(errors.__all__) == {c.__name__ for c in (ConfigError, UnknownNameError,
-                                   DatasetError, MissingDatasetError, RunError, GDLError)}  # fmt: skip
+                                   DatasetError, MissingDatasetError, RunError, GDLError,
+                                   TrainingInterrupted)}  # fmt: skip
     import gdl.data
 
     assert gdl.data.DatasetError is DatasetError  # one type, re-exported

@@ -39,3 +39,13 @@ def test_info_in_process_and_a_backend_keras_cannot_switch_to(capsys):
     assert main(["--backend", other, "info"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"KERAS_BACKEND={other}" in err[0]
+
+
+def test_building_the_command_line_loads_no_framework():
+    """``gdl --help`` and ``gdl data ...`` stay fast, and TensorFlow's start-up can be
+    quieted only if no recipe imports Keras when the parser is built."""
+    code = ("import sys; from gdl.cli.main import build_parser; build_parser(); "
+            "print([m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": ROOT}, timeout=300, check=True)  # fmt: skip
+    assert out.stdout.strip() == "[]", out.stdout

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from gdl.book import ch10_advanced_gans as ch10
 from gdl.book.images import first_images
 from gdl.cli.recipes.base import TrainData, register
 from gdl.cli.recipes.vae_gan import _GANRecipe
@@ -31,7 +30,9 @@ class _AdvancedRecipe(_GANRecipe):
     def build(self, args, data):
         """The chapter's model at the data's size (:func:`gdl.book.ch10_advanced_gans
         .build_model`: CPU widths at 32x32, the papers' at 64x64), compiled."""
-        return ch10.build_model(self.name, data.info["image_size"], data.info["channels"])
+        from gdl.book.ch10_advanced_gans import build_model
+
+        return build_model(self.name, data.info["image_size"], data.info["channels"])
 
     def load_data(self, args):
         data = super().load_data(args)
@@ -123,7 +124,9 @@ class VQGANPriorRecipe(_AdvancedRecipe):
         images = super().load_data(args).x
         if not isinstance(images, np.ndarray):
             images = np.concatenate([np.asarray(b) for b in images])
-        x, y = ch10.prior_data(ae, images)
+        from gdl.book.ch10_advanced_gans import prior_data
+
+        x, y = prior_data(ae, images)
         return TrainData(x=x, y=y, batch_size=self.batch(args), info={"autoencoder": ae})
 
     def sample_info(self, args):
