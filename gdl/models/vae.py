@@ -40,6 +40,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from gdl.errors import ConfigError
 from gdl.models.autoencoder import (
     FASHION_SHAPE,
     EncoderDecoderModel,
@@ -47,7 +48,6 @@ from gdl.models.autoencoder import (
     conv_encoder,
     per_sample_reconstruction,
 )
-from gdl.errors import ConfigError
 from gdl.models.optimizers import BookCompile
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
