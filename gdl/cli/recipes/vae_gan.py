@@ -85,7 +85,8 @@ class VAERecipe(_FashionRecipe):
     name = "vae"
     help = (
         "chapter 3 VAE on Fashion-MNIST (2-D latent, beta 500); sample: decoded 15x15 "
-        "latent grid (or --num prior samples)"
+        "latent grid (or --num prior samples). --data digits: 16-D latent, samples from a "
+        "latent Gaussian mixture fitted after training"
     )
     epochs = 5
     batch_size = 100
