@@ -33,8 +33,6 @@ seed generators) are handed back to it, so nothing leaks out of a ``jax`` transf
   a *phase* in Python before each step (lazy regularisers: "R1 on this step or not"),
   one compiled step per phase (chapter 10's GANs); :func:`train_step` is the simpler
   route when one compiled step suffices.
-* :func:`require_tensorflow` is the guard for the few features that only exist on
-  TensorFlow (it raises an error naming the fix).
 """
 
 from __future__ import annotations
@@ -49,7 +47,6 @@ __all__ = [
     "evaluate_step",
     "fori_loop",
     "input_gradient",
-    "require_tensorflow",
     "train_function",
     "train_step",
     "value_and_grad",
@@ -261,7 +258,8 @@ def train_function(model, step, phase=lambda: (), extra_variables=()):
     step (so lazy regularisers cost nothing on the steps without them).
     ``extra_variables`` are variables the step updates that Keras' own training state
     does not hold (a second optimizer's). tensorflow: ``tf.function`` (eager with
-    ``model.run_eagerly``); jax: ``jax.jit`` of a pure function mapping the trainer's
+    ``model.run_eagerly``) of ``model.distribute_strategy.run(step)``, the replicas' logs
+    averaged, as Keras' own train function does (see :mod:`gdl.distribute`); jax: ``jax.jit`` of a pure function mapping the trainer's
     state and ``extra_variables`` through a ``StatelessScope`` (always compiled); torch:
     eager.
     """
@@ -286,10 +284,20 @@ def train_function(model, step, phase=lambda: (), extra_variables=()):
 
 
 def _compile_step(model, fn, extra, name):
-    if name == "tensorflow" and not model.run_eagerly:
+    if name == "tensorflow":
         import tensorflow as tf
+        from keras.src.backend.tensorflow.trainer import reduce_per_replica
 
-        return tf.function(fn, reduce_retracing=True, autograph=False)
+        def replicated(data):
+            # as Keras' own train function: the step runs on every replica of the model's
+            # tf.distribute strategy (the default strategy: plainly), the logs of the
+            # replicas are averaged
+            strategy = model.distribute_strategy
+            return reduce_per_replica(strategy.run(fn, args=(data,)), strategy, "auto")
+
+        if model.run_eagerly:
+            return replicated
+        return tf.function(replicated, reduce_retracing=True, autograph=False)
     if name != "jax":
         return fn
     import jax
@@ -441,12 +449,3 @@ def evaluate_step(model, step, *args):
     state, data = args
     groups = (model.trainable_variables, model.non_trainable_variables, model.metrics_variables)
     return _stateless_step(step, groups, state, data)
-
-
-def require_tensorflow(feature: str) -> None:
-    """Raise ``RuntimeError`` naming the fix when ``feature`` needs the TensorFlow backend."""
-    if backend() != "tensorflow":
-        raise RuntimeError(
-            f"{feature} needs the TensorFlow backend (this process uses {backend()!r}); "
-            "set KERAS_BACKEND=tensorflow before importing keras"
-        )

@@ -23,6 +23,18 @@ batch, so there is nothing to divide. ``tests/test_distribute.py`` checks, on 2
 simulated CPU devices, that one step on 2 replicas gives the loss and the updated
 weights of one step on 1 device with the same batch.
 
+**Hand-written steps** (GANs, EBM, MuseGAN, chapter 10's GANs) open a
+:class:`GlobalBatch` on their batch: each replica differentiates its share of the
+global-batch mean, reports global-batch means, draws its noise for the global batch
+(replicas share their seed generators, so per-replica draws would repeat the same
+numbers on every replica) and gathers what every replica must store alike (the EBM's
+replay buffer). On TensorFlow :func:`gdl.backend.train_function` runs such a step on
+every replica as Keras' own train function does. The result is the one-device step,
+with the same seed, to float rounding; what stays per replica is Keras' dropout mask
+(the same on every replica) and a minibatch standard deviation over each replica's
+share (ProGAN, StyleGAN2: its groups are consecutive images, so a per-replica batch
+divisible by the group size groups as on one device).
+
 Batch normalisation (FacesVAE, DDIM's U-Net) normalises each replica's slice with its
 own statistics under TensorFlow (Keras' default, ``synchronized=False``, as most
 multi-GPU training does) but the global batch under JAX. :func:`sync_batch_norm` makes
@@ -38,7 +50,7 @@ from keras import ops
 
 from gdl.errors import ConfigError
 
-__all__ = ["check_data_parallel", "cross_replica_sum", "data_parallel", "device_count",
+__all__ = ["GlobalBatch", "cross_replica_sum", "data_parallel", "device_count",
            "global_batch_loss", "sync_batch_norm"]  # fmt: skip
 
 
@@ -126,17 +138,116 @@ def cross_replica_sum(value):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
-#: models with their own train_step whose replica aggregation is not verified yet
-UNVERIFIED = ("DCGAN", "WGANGP", "ConditionalWGAN", "EBM", "MuseGAN")
+def _replica_context():
+    """The TensorFlow replica context of a step running on several replicas, else None
+    (one device, cross-replica context, JAX, torch)."""
+    if keras.config.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
 
 
-def check_data_parallel(model, devices: int) -> None:
-    """Refuse a data-parallel run of a model whose step is not verified on replicas."""
-    if devices > 1 and type(model).__name__ in UNVERIFIED:
-        raise ConfigError(
-            f"{type(model).__name__} has its own train step, not yet checked on several "
-            "devices (per-replica losses would be silently wrong): train it with --devices 1"
-        )
+class GlobalBatch:
+    """This replica's slice of the global batch, for training steps written by hand.
+
+    ``split = GlobalBatch(count)`` at the start of a step, ``count`` being the number of
+    examples this replica holds. Under a TensorFlow ``tf.distribute`` strategy the
+    replicas exchange their counts once (one small all-reduce); everywhere else (one
+    device, JAX's ``DataParallel`` whose step sees the whole global batch, torch) every
+    method is the identity and costs nothing.
+
+    * :meth:`loss` -- what to differentiate: this replica's batch-mean loss times
+      ``count / total``. ``optimizer.apply_gradients`` sums the gradients over replicas
+      (all-reduce), so the update is the gradient of the global-batch mean, also when
+      the last batch of an epoch splits unevenly.
+    * :meth:`mean` -- the global-batch mean of a per-replica mean (for metric trackers and
+      for state every replica assigns, e.g. a running average: replicas stay equal).
+    * :meth:`sum` -- a sum over replicas (a gradient, code counts).
+    * :meth:`draw` -- noise for the global batch, sliced to this replica's examples.
+      Replicas share their ``SeedGenerator`` state (a mirrored variable), so a plain
+      ``keras.random.normal((count, ...), seed)`` gives *every replica the same numbers*:
+      the latents, interpolation weights or Langevin noise of example ``k`` would repeat
+      on each replica. ``split.draw(lambda n: keras.random.normal((n, ...), seed))``
+      draws for all ``total`` examples (the same numbers one device draws for the same
+      batch) and keeps rows ``offset : offset + count``: example ``i`` of the global
+      batch gets the same noise on 1 or N devices, and the generator advances alike
+      everywhere.
+    * :meth:`gather` -- the global batch from every replica's slice, in order (a replay
+      buffer every replica keeps identical).
+    """
+
+    def __init__(self, count):
+        self.count = count
+        self.context = _replica_context()
+        if self.context is None:
+            self.total, self.offset = count, 0
+            return
+        import tensorflow as tf
+
+        replicas = self.context.num_replicas_in_sync
+        me = tf.cast(self.context.replica_id_in_sync_group, "int32")
+        mine = tf.one_hot(me, replicas, dtype="int32") * tf.cast(count, "int32")
+        sizes = self.context.all_reduce(tf.distribute.ReduceOp.SUM, mine)
+        self.total = tf.reduce_sum(sizes)
+        self.offset = tf.reduce_sum(sizes[:me])
+
+    @property
+    def distributed(self) -> bool:
+        """True inside a step running on several TensorFlow replicas."""
+        return self.context is not None
+
+    def share(self, dtype="float32"):
+        """``count / total``: this replica's share of the global batch (1 elsewhere)."""
+        if self.context is None:
+            return ops.ones((), dtype)
+        return ops.cast(self.count, dtype) / ops.cast(self.total, dtype)
+
+    def loss(self, loss):
+        """This replica's part of the global-batch mean, from its own mean ``loss``."""
+        return loss if self.context is None else loss * self.share(loss.dtype)
+
+    def sum(self, value):
+        """``value`` summed over the replicas (unchanged elsewhere)."""
+        if self.context is None:
+            return value
+        import tensorflow as tf
+
+        return self.context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+    def mean(self, value):
+        """The global-batch mean from this replica's mean ``value`` over its examples."""
+        if self.context is None:
+            return value
+        value = ops.convert_to_tensor(value)
+        return self.sum(value * self.share(value.dtype))
+
+    def draw(self, draw):
+        """``draw(n)`` (a tensor or a structure of tensors with ``n`` rows) for the global
+        batch, cut to this replica's rows; ``draw(count)`` elsewhere."""
+        if self.context is None:
+            return draw(self.count)
+        out = draw(self.total)
+        return keras.tree.map_structure(
+            lambda t: ops.slice(
+                t, [self.offset] + [0] * (len(t.shape) - 1),
+                [self.count] + list(ops.shape(t)[1:]),
+            ),
+            out,
+        )  # fmt: skip
+
+    def gather(self, x):
+        """The replicas' ``x`` (``count`` rows each) concatenated in replica order."""
+        if self.context is None:
+            return x
+        x = ops.convert_to_tensor(x)
+        rest = list(ops.shape(x)[1:])
+        before = ops.zeros([self.offset] + rest, x.dtype)
+        after = ops.zeros([self.total - self.offset - self.count] + rest, x.dtype)
+        return self.sum(ops.concatenate([before, x, after], axis=0))
 
 
 def global_batch_loss(loss, count=None):

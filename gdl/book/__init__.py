@@ -14,7 +14,7 @@ Errors are gdl's own (:mod:`gdl.errors`): an unknown data name raises
 
 from __future__ import annotations
 
-import importlib
+from gdl._lazy import lazy_exports
 
 _EXPORTS = {
     # shared
@@ -51,6 +51,37 @@ _EXPORTS = {
     "write_generation": "ch09_transformer",
     "shifted_example": "ch09_transformer",
     "text_sample": "ch09_transformer",
+    # chapter 10
+    "StageRecorder": "ch10_advanced_gans",
+    "TimeBudget": "ch10_advanced_gans",
+    "attention_figure": "ch10_advanced_gans",
+    "attention_for_query": "ch10_advanced_gans",
+    "build_model": "ch10_advanced_gans",
+    "code_usage": "ch10_advanced_gans",
+    "code_usage_figure": "ch10_advanced_gans",
+    "codebook_index_figure": "ch10_advanced_gans",
+    "default_data": "ch10_advanced_gans",
+    "fade_in_figure": "ch10_advanced_gans",
+    "fade_in_series": "ch10_advanced_gans",
+    "gan_data": "ch10_advanced_gans",
+    "kid": "ch10_advanced_gans",
+    "model_kwargs": "ch10_advanced_gans",
+    "noise_variation_figure": "ch10_advanced_gans",
+    "noise_variations": "ch10_advanced_gans",
+    "perceptual_model": "ch10_advanced_gans",
+    "prior_report": "ch10_advanced_gans",
+    "prior_samples_figure": "ch10_advanced_gans",
+    "progan_stages_figure": "ch10_advanced_gans",
+    "reconstruction_figure": "ch10_advanced_gans",
+    "sharpness": "ch10_advanced_gans",
+    "style_mixing_figure": "ch10_advanced_gans",
+    "style_swap_mse": "ch10_advanced_gans",
+    "train_prior": "ch10_advanced_gans",
+    "truncation_figure": "ch10_advanced_gans",
+    "truncation_sweep": "ch10_advanced_gans",
+    "image_shape_of": "ch10_advanced_gans",
+    "prior_data": "ch10_advanced_gans",
+    "token_perplexity": "ch10_advanced_gans",
     # chapter 11
     "causal_mask_figure": "ch11_music",
     "embedding_heatmaps": "ch11_music",
@@ -72,13 +103,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"gdl.book.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gdl.book' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

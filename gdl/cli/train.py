@@ -33,7 +33,7 @@ from gdl.callbacks import (
 )
 from gdl.cli.recipes.base import Recipe
 from gdl.config import runs_dir, smoke_mode, writable_dir
-from gdl.distribute import check_data_parallel, data_parallel
+from gdl.distribute import data_parallel
 from gdl.errors import ConfigError, RunError
 
 
@@ -118,7 +118,6 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
 
     data = recipe.load_data(args)
     model = recipe.build(args, data)
-    check_data_parallel(model, getattr(args, "devices", 1) or 1)
     epochs = args.epochs or (recipe.smoke_epochs if smoke_mode() else recipe.default_epochs(args))
     initial_epoch = _restore(model, ckpt_dir) if args.resume else 0
     if args.resume:

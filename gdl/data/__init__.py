@@ -21,8 +21,7 @@ helpers (``resize_images``, ``scale_images``, ``image_folder_dataset``) and
 here too, imported on first use. Errors: :mod:`gdl.errors` (re-exported here).
 """
 
-import importlib
-
+from gdl._lazy import lazy_exports
 from gdl.data.registry import (
     Dataset,
     DatasetError,
@@ -58,11 +57,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"gdl.data.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gdl.data' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -9,6 +9,8 @@ layer / function                        what it is (book chapter)
 :class:`Sampling`                       VAE reparameterisation ``z = mu + sigma * eps`` (3)
 :class:`MaskedConv2D`, ``causal_mask``  PixelCNN's masked convolution (5)
 :class:`PixelResidualBlock`             PixelCNN's residual block (5)
+:class:`GatedResidualBlock`             PixelCNN++'s gated residual block (5)
+:class:`WeightNormConv2D`, ...          weight-normalised, masked Dense/Conv/ConvT (5)
 :class:`Coupling`                       RealNVP's scale/translation networks (6)
 :class:`SinusoidalEmbedding`            noise-variance embedding of the DDIM U-Net (8)
 ``unet``, ``residual_block``, ...       the DDIM U-Net builders (8)
@@ -37,13 +39,20 @@ layer / function                        what it is (book chapter)
 
 from __future__ import annotations
 
-import importlib
+from gdl._lazy import lazy_exports
 
 _EXPORTS = {
     "Sampling": "sampling",
     "MaskedConv2D": "masked_conv",
     "causal_mask": "masked_conv",
     "PixelResidualBlock": "pixelcnn",
+    "GatedResidualBlock": "pixelcnn",
+    "concat_elu": "pixelcnn",
+    "WeightNormDense": "weight_norm",
+    "WeightNormConv2D": "weight_norm",
+    "WeightNormConv2DTranspose": "weight_norm",
+    "kernel_mask": "weight_norm",
+    "data_dependent_init": "weight_norm",
     "Coupling": "coupling",
     "SinusoidalEmbedding": "noise_embedding",
     "sinusoidal_frequencies": "noise_embedding",
@@ -85,7 +94,9 @@ _EXPORTS = {
 }
 
 #: the public Layer subclasses (what tests/harness.py runs every one of)
-LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "Coupling", "SinusoidalEmbedding",
+LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "GatedResidualBlock",
+          "WeightNormDense", "WeightNormConv2D", "WeightNormConv2DTranspose", "Coupling",
+          "SinusoidalEmbedding",
           "TokenAndPositionEmbedding", "SinePositionEncoding", "TransformerBlock", "MDNHead",
           "TakeAlong", "CrossAttention", "SpatialCrossAttention", "GatedCrossAttentionBlock",
           "PerceiverResampler", "TextEncoder",
@@ -96,11 +107,4 @@ LAYERS = ("Sampling", "MaskedConv2D", "PixelResidualBlock", "Coupling", "Sinusoi
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"gdl.layers.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gdl.layers' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -4,6 +4,15 @@ The book's ``Coupling(input_dim, coupling_dim, reg)`` is a functional model with
 parallel stacks of 5 Dense layers: the *scale* stack ends in ``tanh`` (bounded log-scale,
 so ``exp(s)`` cannot blow up) and the *translation* stack ends linearly. With the book's
 sizes (2 inputs, 256 units) one coupling has 397,316 parameters.
+
+``shared_trunk=True`` is a faster option (not the book's): one stack of hidden layers
+with two output heads, ``s`` (``tanh``) and ``t`` (linear), as in the RealNVP paper
+(Dinh et al. 2017), whose coupling network outputs both. It halves the parameters and
+the FLOPs of a coupling (199,172 parameters at the book's sizes); the keras.io example
+the book adapts keeps two separate stacks, as the book does. Measured
+(``python -m benchmarks flows_ebm_diffusion.realnvp_shared_trunk``, 2 couplings, CPU,
+alternating): 41 ms vs 80 ms per train step at batch 256 (1.9x), and after 60 epochs at
+Adam 1e-3 a held-out NLL of 1.72 vs 1.74 nats for the book's coupling (201 s vs 318 s).
 """
 
 from __future__ import annotations
@@ -24,6 +33,10 @@ class Coupling(keras.layers.Layer):
             effectively unregularised; gdl adds them to the loss (``RealNVP.compute_loss``)
             and therefore uses a smaller default, 1e-4, so the penalty does not swamp
             the likelihood.
+        shared_trunk: ``False`` (the book): separate scale and translation stacks.
+            ``True``: one stack of ``num_hidden`` layers feeding two output layers
+            (half the FLOPs; see the module docstring and the benchmark
+            ``flows_ebm_diffusion.realnvp_shared_trunk``).
     """
 
     def __init__(
@@ -32,6 +45,7 @@ class Coupling(keras.layers.Layer):
         coupling_dim: int = 256,
         num_hidden: int = 4,
         regularization: float = 1e-4,
+        shared_trunk: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -39,26 +53,26 @@ class Coupling(keras.layers.Layer):
         self.coupling_dim = int(coupling_dim)
         self.num_hidden = int(num_hidden)
         self.regularization = float(regularization)
+        self.shared_trunk = bool(shared_trunk)
+        reg = keras.regularizers.l2(self.regularization) if self.regularization else None
 
-        def stack(prefix, last_activation):
-            reg = keras.regularizers.l2(self.regularization) if self.regularization else None
-            hidden = [
-                keras.layers.Dense(
-                    self.coupling_dim,
-                    activation="relu",
-                    kernel_regularizer=reg,
-                    name=f"{prefix}_{i}",
-                )  # fmt: skip
+        def hidden(prefix):
+            return [
+                keras.layers.Dense(self.coupling_dim, activation="relu", kernel_regularizer=reg,
+                                   name=f"{prefix}_{i}")
                 for i in range(self.num_hidden)
-            ]
-            out = keras.layers.Dense(
-                self.input_dim, activation=last_activation, kernel_regularizer=reg,
+            ]  # fmt: skip
+
+        def head(prefix, activation):
+            return keras.layers.Dense(
+                self.input_dim, activation=activation, kernel_regularizer=reg,
                 name=f"{prefix}_out",
             )  # fmt: skip
-            return [*hidden, out]
 
-        self.s_layers = stack("s", "tanh")
-        self.t_layers = stack("t", "linear")
+        # s_layers / t_layers: the layers after the shared trunk (all of them without one)
+        self.trunk = hidden("trunk") if self.shared_trunk else []
+        self.s_layers = [*([] if self.shared_trunk else hidden("s")), head("s", "tanh")]
+        self.t_layers = [*([] if self.shared_trunk else hidden("t")), head("t", "linear")]
         self.build((None, self.input_dim))
 
     def build(self, input_shape):
@@ -66,14 +80,21 @@ class Coupling(keras.layers.Layer):
             raise ValueError(
                 f"Coupling expects inputs of shape (batch, {self.input_dim}), got {input_shape}"
             )
+        shape = tuple(input_shape)
+        for layer in self.trunk:
+            layer.build(shape)
+            shape = (*shape[:-1], layer.units)
+        trunk_shape = shape
         for layers in (self.s_layers, self.t_layers):
-            shape = tuple(input_shape)
+            shape = trunk_shape
             for layer in layers:
                 layer.build(shape)
                 shape = (*shape[:-1], layer.units)
         self.built = True
 
     def call(self, x):
+        for layer in self.trunk:
+            x = layer(x)
         s, t = x, x
         for layer in self.s_layers:
             s = layer(s)
@@ -91,4 +112,5 @@ class Coupling(keras.layers.Layer):
             "coupling_dim": self.coupling_dim,
             "num_hidden": self.num_hidden,
             "regularization": self.regularization,
+            "shared_trunk": self.shared_trunk,
         }

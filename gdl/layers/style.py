@@ -25,6 +25,8 @@ import math
 import keras
 from keras import ops
 
+from gdl.distribute import GlobalBatch
+
 _REG = keras.saving.register_keras_serializable(package="gdl")
 SQRT2 = math.sqrt(2.0)
 
@@ -305,8 +307,10 @@ class NoiseInjection(keras.layers.Layer):
     """``x + scale_c * noise`` with one learned scale per channel (starts at 0) and
     per-pixel noise ``(B, H, W, 1)`` ~ N(0, 1), shared by the channels (StyleGAN).
 
-    ``call(x)`` draws the noise from the layer's seed generator; ``call([x, noise])``
-    uses the given noise (fixed noise for the book's "stochastic variation" figure).
+    ``call(x)`` draws the noise from the layer's seed generator (on several TensorFlow
+    replicas: the global batch's noise, sliced, see :class:`gdl.distribute.GlobalBatch`);
+    ``call([x, noise])`` uses the given noise (fixed noise for the book's "stochastic
+    variation" figure).
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -325,8 +329,9 @@ class NoiseInjection(keras.layers.Layer):
         else:
             x = inputs
             shape = ops.shape(x)
-            noise = keras.random.normal((shape[0], shape[1], shape[2], 1),
-                                        seed=self.seed_generator, dtype=x.dtype)  # fmt: skip
+            # drawn for the global batch on several replicas (else each draws the same)
+            noise = GlobalBatch(shape[0]).draw(lambda n: keras.random.normal(
+                (n, shape[1], shape[2], 1), seed=self.seed_generator, dtype=x.dtype))  # fmt: skip
         return x + self.scale * noise
 
     def compute_output_shape(self, input_shape):

@@ -17,12 +17,18 @@ assigned to code ``k`` in the batch and ``s_k`` their sum,
 
 Metrics: :func:`code_perplexity` ``exp(H(p))`` of the batch's code frequencies ``p``
 (equals the number of codes when all are used equally) and the share of codes used.
+
+Data-parallel: the code counts behind the EMA update, the perplexity and the usage are
+summed over replicas (:class:`gdl.distribute.GlobalBatch`), so they are the global
+batch's on any number of devices and every replica keeps the same codebook.
 """
 
 from __future__ import annotations
 
 import keras
 from keras import ops
+
+from gdl.distribute import GlobalBatch
 
 
 def code_perplexity(indices, num_embeddings: int):
@@ -79,13 +85,15 @@ class VectorQuantizer(keras.layers.Layer):
         """Code vectors for integer ``indices`` of any shape: ``(*indices.shape, D)``."""
         return ops.take(self.embeddings, ops.cast(indices, "int32"), axis=0)
 
-    def ema_update(self, flat, one_hot):
-        """One EMA step of the codebook on vectors ``flat`` ``(N, D)`` and their one-hot codes."""
+    def ema_update(self, flat, one_hot, split: GlobalBatch | None = None):
+        """One EMA step of the codebook on vectors ``flat`` ``(N, D)`` and their one-hot codes
+        (with ``split``: the counts and sums of the global batch)."""
         flat, one_hot = ops.stop_gradient(flat), ops.stop_gradient(one_hot)
+        split = split or GlobalBatch(ops.shape(flat)[0])
         d = self.decay
-        size = d * self.cluster_size + (1.0 - d) * ops.sum(one_hot, axis=0)
+        size = d * self.cluster_size + (1.0 - d) * split.sum(ops.sum(one_hot, axis=0))
         total = ops.sum(size, axis=0, keepdims=True)
-        sums = d * self.embed_sum + (1.0 - d) * ops.matmul(ops.transpose(one_hot), flat)
+        sums = d * self.embed_sum + (1.0 - d) * split.sum(ops.matmul(ops.transpose(one_hot), flat))
         smoothed = (size + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
         self.cluster_size.assign(size)
         self.embed_sum.assign(sums)
@@ -96,14 +104,16 @@ class VectorQuantizer(keras.layers.Layer):
         flat = ops.reshape(z, (-1, self.embedding_dim))
         indices = self.nearest(flat)
         one_hot = ops.one_hot(indices, self.num_embeddings, dtype=flat.dtype)
+        split = GlobalBatch(ops.shape(flat)[0])
         codes = ops.reshape(ops.matmul(one_hot, self.embeddings), ops.shape(z))
         commitment = ops.mean(ops.square(z - ops.stop_gradient(codes)))
         codebook = ops.mean(ops.square(ops.stop_gradient(z) - codes))
         if self.ema:
             codebook = ops.zeros_like(codebook)
             if training:
-                self.ema_update(flat, one_hot)
-        p = ops.mean(one_hot, axis=0)
+                self.ema_update(flat, one_hot, split)
+        counts = split.sum(ops.sum(ops.stop_gradient(one_hot), axis=0))  # the global batch's
+        p = counts / ops.maximum(ops.sum(counts), 1.0)
         return {
             "quantized": z + ops.stop_gradient(codes - z),
             "indices": ops.reshape(indices, ops.shape(z)[:-1]),

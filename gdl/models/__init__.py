@@ -36,7 +36,7 @@ Every model saves to ``.keras`` and loads back after a bare ``import gdl``.
 
 from __future__ import annotations
 
-import importlib
+from gdl._lazy import lazy_exports
 
 _EXPORTS = {
     # chapter 2
@@ -64,6 +64,7 @@ _EXPORTS = {
     "LSTMTextGenerator": "lstm",
     "PixelCNN": "pixelcnn",
     "PixelCNNMixture": "pixelcnn",
+    "PixelCNNPlusPlus": "pixelcnn",
     # chapter 6
     "RealNVP": "realnvp",
     # chapter 7
@@ -108,7 +109,7 @@ _EXPORTS = {
 
 #: the public Model subclasses (what tests/harness.py runs every one of)
 MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN",
-          "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "RealNVP", "EBM",
+          "LSTMTextGenerator", "PixelCNN", "PixelCNNMixture", "PixelCNNPlusPlus", "RealNVP", "EBM",
           "DiffusionModel", "GPT", "MusicTransformer", "MuseGAN", "CLIP",
           "TextToImageDiffusion", "UnCLIPDecoder", "DiffusionPrior",
           "FlamingoCaptioner",
@@ -118,11 +119,4 @@ MODELS = ("Autoencoder", "VAE", "FacesVAE", "DCGAN", "WGANGP", "ConditionalWGAN"
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"gdl.models.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gdl.models' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

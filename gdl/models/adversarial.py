@@ -12,6 +12,13 @@ The losses the chapter's GANs use are functions here: :func:`hinge_d_loss` /
 (StyleGAN2's non-saturating loss), :func:`gradient_penalty_neutral` (WGAN-GP, ProGAN;
 the maths of :func:`gdl.losses.gradient_penalty`, computed with
 :func:`gdl.backend.input_gradient` so it runs on every backend) and :func:`r1_penalty`.
+
+Data-parallel (``gdl train --devices N``, :mod:`gdl.distribute`): a step opens a
+:class:`gdl.distribute.GlobalBatch` on its real images, draws its noise through
+``split.draw`` (the global batch's draws, sliced), passes ``split`` to :meth:`update`
+(each replica differentiates its share of the global-batch mean) and to :meth:`track`
+(metrics are global-batch means). On TensorFlow the step runs on every replica
+(:func:`gdl.backend.train_function`); on JAX it sees the global batch.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ import numpy as np
 from keras import ops
 
 from gdl.backend import input_gradient, train_function, value_and_grad
+from gdl.distribute import GlobalBatch
 from gdl.losses import interpolate, random_alpha
 from gdl.models.inference import predict_numpy
-from gdl.models.optimizers import BookOptimizer
+from gdl.models.optimizers import TwoOptimizers
 
 
 # --------------------------------------------------------------------------- losses
@@ -76,22 +84,18 @@ def real_images(data):
 
 
 # ---------------------------------------------------------------------------- model
-class AdversarialModel(BookOptimizer, keras.Model):
+class AdversarialModel(TwoOptimizers, keras.Model):
     """Generator + discriminator, two optimizers, one backend-neutral step. Not used directly.
 
-    Subclasses set ``_metric_names`` and the paper's optimizer as :class:`BookOptimizer`
-    attributes (the book has no code for chapter 10, so these are the papers' settings);
-    ``discriminator_learning_rate`` (``None``: the same as the generator's) is the two
-    time-scale rule (SAGAN). They write :meth:`adversarial_step`.
-    ``compile(d_optimizer=None, g_optimizer=None)`` defaults to those settings; both
-    optimizers are saved in the ``.keras`` file and :meth:`build_optimizers` lets
-    ``gdl train --resume`` restore their state.
+    Subclasses set ``_metric_names`` and the paper's optimizer as
+    :class:`gdl.models.optimizers.TwoOptimizers` attributes (the book has no code for
+    chapter 10, so these are the papers' settings; ``discriminator_learning_rate`` is
+    SAGAN's two time-scale rule), and write :meth:`adversarial_step`.
+    ``compile(d_optimizer=None, g_optimizer=None)`` defaults to those settings.
     """
 
-    _opt_names = ("d_optimizer", "g_optimizer")
     book_learning_rate = 2e-4
     book_optimizer_kwargs = {"beta_1": 0.0, "beta_2": 0.99}
-    discriminator_learning_rate: float | None = None
     _metric_names: tuple = ("d_loss", "g_loss")
 
     def __init__(self, generator, discriminator, latent_dim: int, seed=None, **kwargs):
@@ -132,21 +136,31 @@ class AdversarialModel(BookOptimizer, keras.Model):
         return self.discriminator.trainable_variables
 
     # -- the step -----------------------------------------------------------------------
-    def update(self, loss_fn, variables, optimizer, state=()):
+    def update(self, loss_fn, variables, optimizer, state=(), split: GlobalBatch | None = None):
         """One gradient step of ``optimizer`` on ``variables`` for ``loss_fn() -> (loss,
-        aux)``. Variables the forward pass assigns (spectral norm's ``u``, batch-norm
-        statistics, seed generators) are handed back by :func:`gdl.backend.value_and_grad`
-        itself; ``state`` is accepted for callers that list them. Returns ``(loss, aux)``."""
+        aux)``, ``loss`` a mean over this replica's examples: with ``split`` the gradient
+        is that of ``split.loss(loss)`` (this replica's share of the global-batch mean;
+        the optimizer sums the replicas' gradients). Variables the forward pass assigns
+        (spectral norm's ``u``, batch-norm statistics, seed generators) are handed back by
+        :func:`gdl.backend.value_and_grad` itself; ``state`` is accepted for callers that
+        list them. Returns ``(loss, aux)`` (``loss`` unscaled)."""
         variables = list(variables)
-        (loss, aux), grads = value_and_grad(loss_fn, variables, has_aux=True)
+
+        def scaled():
+            loss, aux = loss_fn()
+            return (loss if split is None else split.loss(loss)), (loss, aux)
+
+        (_, (loss, aux)), grads = value_and_grad(scaled, variables, has_aux=True)
         optimizer.apply_gradients(zip(grads, variables))
         return loss, aux
 
-    def track(self, **values):
-        """Add this step's values to the metric trackers named like the keywords."""
+    def track(self, split: GlobalBatch | None = None, **values):
+        """Add this step's values to the metric trackers named like the keywords; with
+        ``split``, each value (a mean over this replica's examples) is first made the
+        global-batch mean."""
         by_name = {t.name: t for t in self._trackers}
         for name, value in values.items():
-            by_name[name].update_state(value)
+            by_name[name].update_state(value if split is None else split.mean(value))
 
     def adversarial_step(self, data, phase) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -192,33 +206,10 @@ class AdversarialModel(BookOptimizer, keras.Model):
     # -- compile / optimizers -----------------------------------------------------------
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """The paper's optimizer (:meth:`book_optimizer`) for each network unless given."""
-        opts = {
-            "d_optimizer": keras.optimizers.get(
-                d_optimizer or self.book_optimizer(self.discriminator_learning_rate)),
-            "g_optimizer": keras.optimizers.get(g_optimizer or self.book_optimizer()),
-        }
-        kwargs.pop("optimizer", None)
-        kwargs.pop("loss", None)
-        super().compile(optimizer=opts["g_optimizer"], **kwargs)
-        for name, opt in opts.items():
-            setattr(self, name, opt)
-        self.build_optimizers()
+        self.compile_players(d_optimizer, g_optimizer, **kwargs)
 
-    def build_optimizers(self) -> None:
-        """Build each optimizer on its variables (needed before loading saved state)."""
-        for name, variables in (("d_optimizer", self.discriminator_variables),
-                                ("g_optimizer", self.generator_variables)):  # fmt: skip
-            opt = getattr(self, name, None)
-            if opt is not None and not opt.built:
-                opt.build(variables())
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {n: keras.saving.serialize_keras_object(getattr(self, n)) for n in self._opt_names}
-
-    def compile_from_config(self, config):
-        self.compile(**{n: keras.saving.deserialize_keras_object(config[n]) for n in config})
+    def player_variables(self):
+        return self.discriminator_variables(), self.generator_variables()
 
     @property
     def metrics(self):

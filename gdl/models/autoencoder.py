@@ -113,7 +113,7 @@ def per_sample_reconstruction(x, reconstruction, kind: str = "bce"):
     if kind == "bce":
         err = ops.binary_crossentropy(x, reconstruction)
     elif kind == "mse":
-        err = ops.square(x - reconstruction)
+        err = ops.square(ops.subtract(x, reconstruction))  # x may be NumPy (torch: train_on_batch)
     else:
         raise ValueError(f"reconstruction loss must be 'bce' or 'mse', got {kind!r}")
     return ops.mean(err, axis=axes)

@@ -20,6 +20,14 @@ Differences from the book, on purpose:
   and the weight gradients come from :mod:`gdl.backend` (``tf.GradientTape``, ``jax``
   transforms inside a stateless ``jax.jit`` step, ``torch.autograd``), so ``fit`` and
   ``generate`` run on TensorFlow, JAX and PyTorch.
+* The step is data-parallel (``gdl train --devices N``, :mod:`gdl.distribute`) and
+  *exact*: every random number of the step (the noise on real images, the buffer's
+  fresh/stored choice, starting noise and indices, the Langevin noise) is drawn for the
+  whole global batch and sliced to each replica's examples
+  (:class:`gdl.distribute.GlobalBatch`), each replica runs the Langevin chains of its
+  own examples (they are independent), and the new samples of all replicas are gathered
+  and pushed in global order, so every replica keeps the same buffer as one device
+  would. The loss is differentiated as each replica's share of the global-batch mean.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import keras
 from keras import layers, ops
 
 from gdl import backend as B
+from gdl.distribute import GlobalBatch
 from gdl.models.optimizers import BookCompile
 
 BOOK = dict(
@@ -76,6 +85,7 @@ def langevin_sample(
     grad_clip: float = 0.03,
     seed=None,
     return_steps: bool = False,
+    split: GlobalBatch | None = None,
 ):
     """The book's ``generate_samples``: ``steps`` Langevin updates of ``x0`` (in [-1, 1]).
 
@@ -84,13 +94,18 @@ def langevin_sample(
     of length ``steps + 1`` (the start and every step). The chain is one
     :func:`gdl.backend.fori_loop` (a compiled loop inside ``train_step``, the noise's
     seed-generator state carried through it on jax); ``seed`` is an int or a
-    ``keras.random.SeedGenerator``.
+    ``keras.random.SeedGenerator``. ``split`` (in a data-parallel step): ``x0`` is this
+    replica's slice of the global batch and the noise is drawn for the global batch.
     """
     x = ops.convert_to_tensor(x0, dtype="float32")
     seed = _seed_generator(seed)
+    shape = tuple(x.shape[1:])
+
+    def gaussian(n):
+        return keras.random.normal((n, *shape), stddev=noise, seed=seed)
 
     def step(x):
-        x = x + keras.random.normal(ops.shape(x), stddev=noise, seed=seed)
+        x = x + (gaussian(ops.shape(x)[0]) if split is None else split.draw(gaussian))
         x = ops.clip(x, -1.0, 1.0)
         x = x + step_size * score_gradients(network, x, grad_clip)
         return ops.clip(x, -1.0, 1.0)
@@ -139,13 +154,21 @@ class Buffer:
     def variables(self) -> list:
         return [self.images, self.count, self.position]
 
-    def draw(self, n: int, return_fresh: bool = False):
-        """``n`` starting images (and, with ``return_fresh``, the boolean fresh mask)."""
-        fresh = keras.random.uniform((n,), seed=self.seed) < self.fresh_fraction
-        noise = keras.random.uniform((n, *self.shape), -1.0, 1.0, seed=self.seed)
+    def draw(self, n: int, return_fresh: bool = False, split: GlobalBatch | None = None):
+        """``n`` starting images (and, with ``return_fresh``, the boolean fresh mask);
+        with ``split``, this replica's ``n`` of the global batch's draws."""
+
+        def uniform(shape, low=0.0):
+            return lambda m: keras.random.uniform((m, *shape), low, 1.0, seed=self.seed)
+
+        def draw(fn):
+            return fn(n) if split is None else split.draw(fn)
+
+        fresh = draw(uniform(())) < self.fresh_fraction
+        noise = draw(uniform(self.shape, -1.0))
         # uniform integers in [0, count): floor(U * count) (count is a tensor)
         count = ops.cast(self.count.value, "float32")
-        u = keras.random.uniform((n,), seed=self.seed)
+        u = draw(uniform(()))
         idx = ops.minimum(ops.cast(ops.floor(u * count), "int32"), self.count.value - 1)
         stored = ops.take(self.images.value, idx, axis=0)
         mask = ops.reshape(fresh, (n,) + (1,) * len(self.shape))
@@ -160,11 +183,16 @@ class Buffer:
         self.position.assign((self.position.value + n) % self.buffer_size)
         self.count.assign(ops.minimum(self.count.value + n, self.buffer_size))
 
-    def sample(self, network, n: int, steps=60, step_size=10.0, noise=0.005, grad_clip=0.03):
-        """The book's ``sample_new_exmps``: draw, run Langevin, push, return the samples."""
-        x = self.draw(n)
-        x = langevin_sample(network, x, steps, step_size, noise, grad_clip, seed=self.seed)
-        self.push(x)
+    def sample(self, network, n: int, steps=60, step_size=10.0, noise=0.005, grad_clip=0.03,
+               split: GlobalBatch | None = None):  # fmt: skip
+        """The book's ``sample_new_exmps``: draw, run Langevin, push, return the samples.
+        With ``split`` (a data-parallel step) each replica samples its ``n`` examples of
+        the global batch and pushes the global batch's samples (gathered), so replicas
+        keep identical buffers."""
+        x = self.draw(n, split=split)
+        x = langevin_sample(network, x, steps, step_size, noise, grad_clip, seed=self.seed,
+                            split=split)  # fmt: skip
+        self.push(x if split is None else split.gather(x))
         return x
 
 
@@ -309,35 +337,40 @@ class EBM(BookCompile, B.TrainingState, keras.Model):
         real = data[0] if isinstance(data, (tuple, list)) else data
         real = ops.convert_to_tensor(real, "float32")  # torch's train_on_batch passes NumPy
         self._check(real)
-        real = real + keras.random.normal(ops.shape(real), stddev=self.noise,
-                                          seed=self.seed_generator)  # fmt: skip
+        split = GlobalBatch(ops.shape(real)[0])
+        shape = tuple(real.shape[1:])
+        real = real + split.draw(lambda n: keras.random.normal(
+            (n, *shape), stddev=self.noise, seed=self.seed_generator))  # fmt: skip
         real = ops.clip(real, -1.0, 1.0)
         fake = self.buffer.sample(self.network, ops.shape(real)[0], self.steps, self.step_size,
-                                  self.noise, self.grad_clip)  # fmt: skip
+                                  self.noise, self.grad_clip, split=split)  # fmt: skip
         fake = ops.stop_gradient(fake)
 
         def loss_fn():
             real_out, fake_out = self._scores(real, fake, training=True)
             cdiv = ops.mean(fake_out) - ops.mean(real_out)
             reg = self.alpha * ops.mean(real_out**2 + fake_out**2)
-            return cdiv + reg, (reg, cdiv, ops.mean(real_out), ops.mean(fake_out))
+            values = (cdiv + reg, reg, cdiv, ops.mean(real_out), ops.mean(fake_out))
+            return split.loss(values[0]), values
 
         variables = self.network.trainable_variables
-        (loss, values), grads = B.value_and_grad(loss_fn, variables, has_aux=True)
+        (_, values), grads = B.value_and_grad(loss_fn, variables, has_aux=True)
         self.optimizer.apply_gradients(zip(grads, variables))
-        for tracker, value in zip(self.metrics, (loss, *values)):
-            tracker.update_state(value)
+        for tracker, value in zip(self.metrics, values):
+            tracker.update_state(split.mean(value))
         return {m.name: m.result() for m in self.metrics}
 
     def _test_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
         real = ops.convert_to_tensor(real, "float32")
-        fake = keras.random.uniform(ops.shape(real), -1.0, 1.0, seed=self.seed_generator)
+        split, shape = GlobalBatch(ops.shape(real)[0]), tuple(real.shape[1:])
+        fake = split.draw(lambda n: keras.random.uniform((n, *shape), -1.0, 1.0,
+                                                         seed=self.seed_generator))  # fmt: skip
         real_out, fake_out = self._scores(real, fake, training=False)
         cdiv = ops.mean(fake_out) - ops.mean(real_out)
         for tracker, value in zip(self.metrics[2:], (cdiv, ops.mean(real_out),
                                                      ops.mean(fake_out))):  # fmt: skip
-            tracker.update_state(value)
+            tracker.update_state(split.mean(value))
         return {m.name: m.result() for m in self.metrics[2:]}
 
     def build_optimizers(self):

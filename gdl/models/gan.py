@@ -26,7 +26,15 @@ Where gdl differs from the book:
   ``keras.random.SeedGenerator``;
 * the book's ``steps_per_epoch=2`` (WGAN-GP) and ``epochs=2000, steps_per_epoch=1`` (CGAN)
   debug settings are not kept: notebooks and the CLI train on whole epochs;
-* the CGAN accepts integer labels or one-hot labels and checks their shape.
+* the CGAN accepts integer labels or one-hot labels and checks their shape;
+* the steps are data-parallel (``gdl train --devices N``, :mod:`gdl.distribute`): each
+  loss is differentiated as this replica's share of the global-batch mean, metrics are
+  global-batch means, and the latents, label noise and interpolation weights are drawn
+  for the whole global batch and sliced (:class:`gdl.distribute.GlobalBatch`), so one
+  step on N devices is one step on one device with the same batch and seed. Two things
+  stay per device, as in Keras: batch normalisation statistics on TensorFlow (unless
+  :func:`gdl.distribute.sync_batch_norm`) and dropout masks (Keras' ``Dropout`` draws
+  the same mask on every replica).
 """
 
 from __future__ import annotations
@@ -36,9 +44,10 @@ import numpy as np
 from keras import layers, ops
 
 from gdl import backend as B
-from gdl.losses import binary_crossentropy, gradient_penalty
+from gdl.distribute import GlobalBatch
+from gdl.losses import binary_crossentropy, gradient_penalty, random_alpha
 from gdl.models.inference import predict_numpy
-from gdl.models.optimizers import BookOptimizer
+from gdl.models.optimizers import TwoOptimizers
 
 _REG = keras.saving.register_keras_serializable(package="gdl")
 
@@ -165,7 +174,7 @@ def book_filters(book, image_size: int):
 # ---------------------------------------------------------------------------
 # Shared two-player machinery
 # ---------------------------------------------------------------------------
-class _TwoPlayerGAN(BookOptimizer, B.TrainingState, keras.Model):
+class _TwoPlayerGAN(TwoOptimizers, B.TrainingState, keras.Model):
     """Two sub-models, two optimizers, trackers, generation, saving. Not used directly.
 
     Subclasses write ``_train_step(data) -> logs`` once in ``keras.ops``;
@@ -221,33 +230,8 @@ class _TwoPlayerGAN(BookOptimizer, B.TrainingState, keras.Model):
         return predict_numpy(self.generator, latent, batch_size)
 
     # -- compile / optimizers ------------------------------------------------
-    def _compile_optimizers(self, judge_optimizer, g_optimizer, kwargs):
-        judge_optimizer = keras.optimizers.get(judge_optimizer or self.book_optimizer())
-        g_optimizer = keras.optimizers.get(g_optimizer or self.book_optimizer())
-        kwargs.pop("optimizer", None)
-        kwargs.pop("loss", None)
-        # The generator's optimizer is the model's `optimizer`, so `optimizer.iterations`
-        # (TensorBoard's step) counts generator steps.
-        super().compile(optimizer=g_optimizer, **kwargs)
-        setattr(self, self._opt_names[0], judge_optimizer)
-        setattr(self, self._opt_names[1], g_optimizer)
-        self.build_optimizers()
-
-    def build_optimizers(self) -> None:
-        """Build each optimizer on the variables it updates (needed before loading state)."""
-        j_opt, g_opt = (getattr(self, n, None) for n in self._opt_names)
-        if j_opt is not None and not j_opt.built:
-            j_opt.build(self.judge.trainable_variables)
-        if g_opt is not None and not g_opt.built:
-            g_opt.build(self.generator.trainable_variables)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return {}
-        return {n: keras.saving.serialize_keras_object(getattr(self, n)) for n in self._opt_names}
-
-    def compile_from_config(self, config):
-        self.compile(**{n: keras.saving.deserialize_keras_object(config[n]) for n in config})
+    def player_variables(self):
+        return self.judge.trainable_variables, self.generator.trainable_variables
 
     def training_state(self) -> list:
         j_opt = getattr(self, self._opt_names[0], None)
@@ -346,15 +330,19 @@ class DCGAN(_TwoPlayerGAN):
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Book: ``Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)`` for both."""
-        self._compile_optimizers(d_optimizer, g_optimizer, kwargs)
+        self.compile_players(d_optimizer, g_optimizer, **kwargs)
 
     def _train_step(self, data):
         """The book's ``DCGAN.train_step``: one forward pass, each network differentiated
         on its own loss (two tapes in the book; :func:`gdl.backend.value_and_grads`)."""
         real = data[0] if isinstance(data, (tuple, list)) else data
         self._check_images(real)
-        batch = ops.shape(real)[0]
-        z = self.sample_latent(batch)
+        split = GlobalBatch(ops.shape(real)[0])
+        z = split.draw(self.sample_latent)
+
+        def label_noise(like):
+            shape = tuple(like.shape[1:])
+            return split.draw(lambda n: keras.random.uniform((n, *shape), seed=self.seed_generator))
 
         def losses():
             fake = self.generator(z, training=True)
@@ -363,19 +351,15 @@ class DCGAN(_TwoPlayerGAN):
             real_labels = ops.ones_like(real_pred)
             fake_labels = ops.zeros_like(fake_pred)
             noise = self.noise_param
-            real_noisy = real_labels + noise * keras.random.uniform(
-                ops.shape(real_pred), seed=self.seed_generator
-            )
-            fake_noisy = fake_labels - noise * keras.random.uniform(
-                ops.shape(fake_pred), seed=self.seed_generator
-            )
+            real_noisy = real_labels + noise * label_noise(real_pred)
+            fake_noisy = fake_labels - noise * label_noise(fake_pred)
             d_loss = (self.loss_fn(real_noisy, real_pred) + self.loss_fn(fake_noisy, fake_pred)) / 2
             g_loss = self.loss_fn(real_labels, fake_pred)
-            return (d_loss, g_loss), (real_pred, fake_pred)
+            return (split.loss(d_loss), split.loss(g_loss)), (d_loss, g_loss, real_pred, fake_pred)
 
         d_vars = self.discriminator.trainable_variables
         g_vars = self.generator.trainable_variables
-        ((d_loss, g_loss), (real_pred, fake_pred)), (d_grads, g_grads) = B.value_and_grads(
+        (_, (d_loss, g_loss, real_pred, fake_pred)), (d_grads, g_grads) = B.value_and_grads(
             losses, [d_vars, g_vars], has_aux=True
         )
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
@@ -383,13 +367,14 @@ class DCGAN(_TwoPlayerGAN):
         real_labels = ops.ones_like(real_pred)
         fake_labels = ops.zeros_like(fake_pred)
 
-        self.d_loss_metric.update_state(d_loss)
+        # accuracies: Keras sums their counts over replicas; losses: global-batch means
+        self.d_loss_metric.update_state(split.mean(d_loss))
         self.d_real_acc_metric.update_state(real_labels, real_pred)
         self.d_fake_acc_metric.update_state(fake_labels, fake_pred)
         self.d_acc_metric.update_state(
             ops.concatenate([real_labels, fake_labels]), ops.concatenate([real_pred, fake_pred])
         )
-        self.g_loss_metric.update_state(g_loss)
+        self.g_loss_metric.update_state(split.mean(g_loss))
         self.g_acc_metric.update_state(real_labels, fake_pred)
         return self._results()
 
@@ -473,7 +458,7 @@ class WGANGP(_TwoPlayerGAN):
 
     def compile(self, c_optimizer=None, g_optimizer=None, **kwargs):
         """Book: ``Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.9)`` for both."""
-        self._compile_optimizers(c_optimizer, g_optimizer, kwargs)
+        self.compile_players(c_optimizer, g_optimizer, **kwargs)
 
     # -- hooks for subclasses -------------------------------------------------
     def split_batch(self, data):
@@ -492,48 +477,52 @@ class WGANGP(_TwoPlayerGAN):
         return self.critic(inputs, training=training)
 
     # -- the step ---------------------------------------------------------------
-    def critic_loss(self, real, fake, extra=None):
+    def critic_loss(self, real, fake, extra=None, alpha=None):
         """``(c_loss, wasserstein_loss, gp)`` for one batch (differentiable w.r.t. the
-        critic's weights: call it inside :func:`gdl.backend.value_and_grad`)."""
+        critic's weights: call it inside :func:`gdl.backend.value_and_grad`); ``alpha``:
+        the penalty's interpolation weights ``(B, 1, ..., 1)`` (drawn when None)."""
         fake_score = self.critic_score(fake, extra)
         real_score = self.critic_score(real, extra)
         wass = ops.mean(fake_score) - ops.mean(real_score)
-        gp = gradient_penalty(self.critic, real, fake, seed=self.seed_generator, extra_inputs=extra)
+        gp = gradient_penalty(self.critic, real, fake, alpha=alpha, seed=self.seed_generator,
+                              extra_inputs=extra)  # fmt: skip
         return wass + self.gp_weight * gp, wass, gp
 
     def _train_step(self, data):
         """``critic_steps`` critic updates then one generator update (book ``train_step``),
-        each through :func:`gdl.backend.value_and_grad`."""
+        each through :func:`gdl.backend.value_and_grad`; each replica differentiates its
+        share of the global-batch losses (:class:`gdl.distribute.GlobalBatch`)."""
         real, condition = self.split_batch(data)
         self._check_images(real)
-        batch = ops.shape(real)[0]
+        split = GlobalBatch(ops.shape(real)[0])
         extra = self.critic_extra_inputs(real, condition)
         c_vars = self.critic.trainable_variables
+        ndim = len(real.shape)
         for _ in range(self.critic_steps):
-            latent = self.sample_latent(batch)
+            latent = split.draw(self.sample_latent)
+            alpha = split.draw(lambda n: random_alpha(n, ndim, seed=self.seed_generator))
 
-            def critic_loss(latent=latent):
+            def critic_loss(latent=latent, alpha=alpha):
                 fake = self.generator(self.generator_inputs(latent, condition), training=True)
-                c_loss, wass, gp = self.critic_loss(real, fake, extra)
-                return c_loss, (wass, gp)
+                c_loss, wass, gp = self.critic_loss(real, fake, extra, alpha)
+                return split.loss(c_loss), (c_loss, wass, gp)
 
-            (c_loss, (wass, gp)), grads = B.value_and_grad(critic_loss, c_vars, has_aux=True)
+            (_, (c_loss, wass, gp)), grads = B.value_and_grad(critic_loss, c_vars, has_aux=True)
             self.c_optimizer.apply_gradients(zip(grads, c_vars))
 
         g_vars = self.generator.trainable_variables
-        latent = self.sample_latent(batch)
+        latent = split.draw(self.sample_latent)
 
         def generator_loss():
             fake = self.generator(self.generator_inputs(latent, condition), training=True)
-            return -ops.mean(self.critic_score(fake, extra))
+            loss = -ops.mean(self.critic_score(fake, extra))
+            return split.loss(loss), loss
 
-        g_loss, grads = B.value_and_grad(generator_loss, g_vars)
+        (_, g_loss), grads = B.value_and_grad(generator_loss, g_vars, has_aux=True)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
 
-        self.c_loss_metric.update_state(c_loss)
-        self.c_wass_loss_metric.update_state(wass)
-        self.c_gp_metric.update_state(gp)
-        self.g_loss_metric.update_state(g_loss)
+        for tracker, value in zip(self._trackers, (c_loss, wass, gp, g_loss)):
+            tracker.update_state(split.mean(value))
         return self._results()
 
     def get_config(self):

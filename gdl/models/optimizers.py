@@ -73,3 +73,51 @@ class BookCompile(BookOptimizer):
         self.compile(**config)
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)  # before its variables load
+
+
+class TwoOptimizers(BookOptimizer):
+    """Mixin for a ``keras.Model`` with one optimizer per player (the GANs; put it before
+    ``keras.Model`` in the bases). Subclasses name the two attributes in ``_opt_names``
+    (the judge's first: ``d_optimizer`` or ``c_optimizer``, then ``g_optimizer``) and return
+    each player's variables from :meth:`player_variables`.
+
+    Both default to :meth:`book_optimizer`; ``discriminator_learning_rate`` (``None``: the
+    generator's) is the two time-scale rule (SAGAN). The generator's optimizer is also the
+    model's ``optimizer``, so ``optimizer.iterations`` (TensorBoard's step) counts
+    generator steps. Both are saved in the ``.keras`` file and rebuilt on load, and
+    :meth:`build_optimizers` lets ``gdl train --resume`` restore their state.
+    """
+
+    _opt_names: ClassVar[tuple] = ("d_optimizer", "g_optimizer")
+    discriminator_learning_rate: ClassVar[float | None] = None
+
+    def player_variables(self) -> tuple[list, list]:
+        """``(judge variables, generator variables)``: what each optimizer updates."""
+        raise NotImplementedError
+
+    def compile_players(self, judge_optimizer=None, g_optimizer=None, **kwargs):
+        """``compile`` with the two optimizers (``None``: the book's / paper's)."""
+        judge = keras.optimizers.get(
+            judge_optimizer or self.book_optimizer(self.discriminator_learning_rate))
+        generator = keras.optimizers.get(g_optimizer or self.book_optimizer())
+        kwargs.pop("optimizer", None)
+        kwargs.pop("loss", None)
+        super().compile(optimizer=generator, **kwargs)
+        setattr(self, self._opt_names[0], judge)
+        setattr(self, self._opt_names[1], generator)
+        self.build_optimizers()
+
+    def build_optimizers(self) -> None:
+        """Build each optimizer on the variables it updates (needed before loading state)."""
+        for name, variables in zip(self._opt_names, self.player_variables()):
+            opt = getattr(self, name, None)
+            if opt is not None and not opt.built:
+                opt.build(variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {n: keras.saving.serialize_keras_object(getattr(self, n)) for n in self._opt_names}
+
+    def compile_from_config(self, config):
+        self.compile(**{n: keras.saving.deserialize_keras_object(config[n]) for n in config})

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from gdl.distribute import GlobalBatch
 from gdl.layers.style import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNormalization
 from gdl.losses import random_alpha
 from gdl.models.adversarial import AdversarialModel, gradient_penalty_neutral, real_images
@@ -268,9 +269,10 @@ class ProGAN(AdversarialModel):
         real = ops.convert_to_tensor(real_images(data))
         alpha = self._alpha_tensor(stage)
         real = self.real_at(real, stage, alpha)
-        batch = ops.shape(real)[0]
-        fake = ops.stop_gradient(self.generator(self.sample_latent(batch), stage=stage, alpha=alpha))
-        mix = random_alpha(batch, 4, seed=self.seed_generator)
+        split = GlobalBatch(ops.shape(real)[0])
+        fake = ops.stop_gradient(self.generator(split.draw(self.sample_latent), stage=stage,
+                                                alpha=alpha))  # fmt: skip
+        mix = split.draw(lambda n: random_alpha(n, 4, seed=self.seed_generator))
 
         def critic(x, training=False):
             return self.discriminator(x, stage=stage, alpha=alpha)
@@ -282,15 +284,17 @@ class ProGAN(AdversarialModel):
                     + self.drift_weight * ops.mean(ops.square(real_score)))  # fmt: skip
             return loss, gp
 
-        d_value, gp = self.update(d_loss, self.discriminator_variables(), self.d_optimizer)
-        z = self.sample_latent(batch)
+        d_value, gp = self.update(d_loss, self.discriminator_variables(), self.d_optimizer,
+                                  split=split)  # fmt: skip
+        z = split.draw(self.sample_latent)
 
         def g_loss():
             loss = -ops.mean(critic(self.generator(z, stage=stage, alpha=alpha)))
             return loss, loss
 
-        g_value, _ = self.update(g_loss, self.generator_variables(), self.g_optimizer)
-        self.track(d_loss=d_value, g_loss=g_value, gp=gp, alpha=alpha,
+        g_value, _ = self.update(g_loss, self.generator_variables(), self.g_optimizer,
+                                 split=split)  # fmt: skip
+        self.track(split, d_loss=d_value, g_loss=g_value, gp=gp, alpha=alpha,
                    resolution=float(self.stages.resolution(stage)))  # fmt: skip
 
     def call(self, z, training=False):

@@ -27,6 +27,7 @@ import math
 import keras
 from keras import layers, ops
 
+from gdl.distribute import GlobalBatch
 from gdl.layers.self_attention import SelfAttention2D
 from gdl.layers.spectral import SpectralConv2D, SpectralDense
 from gdl.models.adversarial import AdversarialModel, hinge_d_loss, hinge_g_loss, real_images
@@ -111,8 +112,8 @@ class SAGAN(AdversarialModel):
 
     def adversarial_step(self, data, phase):
         real = real_images(data)
-        batch = ops.shape(real)[0]
-        fake = ops.stop_gradient(self.generator(self.sample_latent(batch), training=True))
+        split = GlobalBatch(ops.shape(real)[0])
+        fake = ops.stop_gradient(self.generator(split.draw(self.sample_latent), training=True))
         d_state = self.discriminator.non_trainable_variables
 
         def d_loss():
@@ -121,8 +122,9 @@ class SAGAN(AdversarialModel):
             return hinge_d_loss(real_logits, fake_logits), (real_logits, fake_logits)
 
         d_value, (real_logits, fake_logits) = self.update(
-            d_loss, self.discriminator_variables(), self.d_optimizer, d_state)
-        z = self.sample_latent(batch)
+            d_loss, self.discriminator_variables(), self.d_optimizer, d_state, split
+        )
+        z = split.draw(self.sample_latent)
 
         def g_loss():
             loss = hinge_g_loss(self.discriminator(self.generator(z, training=True),
@@ -130,8 +132,8 @@ class SAGAN(AdversarialModel):
             return loss, loss
 
         g_value, _ = self.update(g_loss, self.generator_variables(), self.g_optimizer,
-                                 self.generator.non_trainable_variables + d_state)  # fmt: skip
-        self.track(d_loss=d_value, g_loss=g_value, d_real=ops.mean(real_logits),
+                                 self.generator.non_trainable_variables + d_state, split)  # fmt: skip
+        self.track(split, d_loss=d_value, g_loss=g_value, d_real=ops.mean(real_logits),
                    d_fake=ops.mean(fake_logits))  # fmt: skip
 
     def attention_maps(self, latent=None, num: int = 4, seed=None):

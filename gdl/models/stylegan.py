@@ -35,6 +35,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.backend import input_gradient
+from gdl.distribute import GlobalBatch
 from gdl.layers.style import (
     EqualizedConv2D,
     EqualizedDense,
@@ -60,6 +61,12 @@ SQRT2 = math.sqrt(2.0)
 def _act(x):
     """``leaky_relu(x, 0.2) * sqrt(2)`` (StyleGAN's activation with its gain)."""
     return ops.leaky_relu(x, 0.2) * SQRT2
+
+
+def half_batch(batch):
+    """``max(1, batch // 2)`` for an int or a symbolic batch size (a compiled step
+    retraced for the epoch's shorter last batch sees the size as a tensor)."""
+    return max(1, batch // 2) if isinstance(batch, int) else ops.maximum(batch // 2, 1)
 
 
 @_REG
@@ -232,25 +239,35 @@ class StyleGAN2(AdversarialModel):
         """``(R1 on this step, path length on this step)``."""
         return (step % self.r1_interval == 0, step % self.pl_interval == 0)
 
-    def mixed_ws(self, batch):
+    def mixed_ws(self, batch, split: GlobalBatch | None = None):
         """Styles with mixing regularisation: ``w1`` before a random layer, ``w2`` after
-        (for a ``mixing_prob`` share of the images; the others use ``w1`` throughout)."""
+        (for a ``mixing_prob`` share of the images; the others use ``w1`` throughout).
+        ``split``: ``batch`` is this replica's part of the global batch (noise drawn for
+        the global batch, see :class:`gdl.distribute.GlobalBatch`)."""
         g = self.generator
-        w1 = g.map(self.sample_latent(batch))
-        w2 = g.map(self.sample_latent(batch))
-        cutoff = keras.random.randint((batch,), 1, g.num_ws, seed=self.seed_generator)
-        mix = keras.random.uniform((batch,), seed=self.seed_generator) < self.mixing_prob
+        split = split or GlobalBatch(batch)
+        w1 = g.map(split.draw(self.sample_latent))
+        w2 = g.map(split.draw(self.sample_latent))
+        cutoff = split.draw(lambda n: keras.random.randint((n,), 1, g.num_ws,
+                                                           seed=self.seed_generator))  # fmt: skip
+        mix = split.draw(lambda n: keras.random.uniform((n,), seed=self.seed_generator))
+        mix = mix < self.mixing_prob
         cutoff = ops.where(mix, cutoff, g.num_ws)
         first = ops.arange(g.num_ws)[None, :] < cutoff[:, None]
         return ops.where(first[..., None], w1[:, None, :], w2[:, None, :]), w1
 
-    def path_length_penalty(self, batch):
+    def path_length_penalty(self, batch, split: GlobalBatch | None = None):
         """``(mean (|J_w^T y| - a)^2, |J_w^T y| batch mean)`` on ``batch`` fresh images, ``y``
-        ~ N(0, 1) / sqrt(H W); ``a`` is the running mean ``pl_mean``."""
+        ~ N(0, 1) / sqrt(H W); ``a`` is the running mean ``pl_mean``. ``split``: a
+        :class:`gdl.distribute.GlobalBatch` of ``batch`` (data-parallel noise)."""
         g = self.generator
-        ws = ops.stop_gradient(g.ws(self.sample_latent(batch)))
-        res = g.resolution
-        y = keras.random.normal((batch, res, res, g.channels), seed=self.seed_generator) / res
+        split = split or GlobalBatch(batch)
+        ws = ops.stop_gradient(g.ws(split.draw(self.sample_latent)))
+        res, channels = g.resolution, g.channels
+        y = split.draw(
+            lambda n: keras.random.normal((n, res, res, channels), seed=self.seed_generator)
+        )
+        y = y / res
         _, grads = input_gradient(lambda t: g.synthesize(t) * y, ws)
         lengths = ops.sqrt(ops.mean(ops.sum(ops.square(grads), axis=2), axis=1))
         return ops.mean(ops.square(lengths - self.pl_mean)), ops.mean(lengths)
@@ -259,35 +276,44 @@ class StyleGAN2(AdversarialModel):
         do_r1, do_pl = phase
         real = ops.convert_to_tensor(real_images(data))
         batch = ops.shape(real)[0]
+        split = GlobalBatch(batch)
+        # the path length batch: half of each replica's images (at least one)
+        pl_split = GlobalBatch(half_batch(batch)) if do_pl else None
         g, d = self.generator, self.discriminator
         g_state = [*g.non_trainable_variables, self.seed_generator.state]
-        fake = ops.stop_gradient(g.synthesize(self.mixed_ws(batch)[0]))
+        fake = ops.stop_gradient(g.synthesize(self.mixed_ws(batch, split)[0]))
 
         def d_loss():
             loss = logistic_d_loss(d(real, training=True), d(fake, training=True))
             r1 = r1_penalty(d, real) if do_r1 else ops.zeros(())
             return loss + 0.5 * self.r1_gamma * self.r1_interval * r1, (loss, r1)
 
-        _, (d_value, r1) = self.update(d_loss, self.discriminator_variables(), self.d_optimizer)
+        _, (d_value, r1) = self.update(d_loss, self.discriminator_variables(), self.d_optimizer,
+                                       split=split)  # fmt: skip
 
         def g_loss():
-            ws, w1 = self.mixed_ws(batch)
+            ws, w1 = self.mixed_ws(batch, split)
             loss = logistic_g_loss(d(g.synthesize(ws), training=True))
-            pl, lengths = (self.path_length_penalty(max(1, batch // 2)) if do_pl
+            pl, lengths = (self.path_length_penalty(pl_split.count, pl_split) if do_pl
                            else (ops.zeros(()), ops.zeros(())))  # fmt: skip
-            total = loss + self.pl_weight * self.pl_interval * pl
+            # two means over two batches: each scaled to its global batch
+            total = split.loss(loss)
+            if do_pl:
+                total = total + self.pl_weight * self.pl_interval * pl_split.loss(pl)
             return total, (loss, pl, lengths, ops.mean(w1, axis=0))
 
         _, (g_value, pl, lengths, w_mean) = self.update(
-            g_loss, self.generator_variables(), self.g_optimizer, g_state)
-        g.w_avg.assign(ops.stop_gradient(w_mean + self.w_avg_beta * (g.w_avg - w_mean)))
-        values = {"d_loss": d_value, "g_loss": g_value}
+            g_loss, self.generator_variables(), self.g_optimizer, g_state
+        )
+        w_mean = split.mean(ops.stop_gradient(w_mean))  # replicas assign the same average
+        g.w_avg.assign(w_mean + self.w_avg_beta * (g.w_avg - w_mean))
+        values = {"d_loss": split.mean(d_value), "g_loss": split.mean(g_value)}
         if do_r1:
-            values["r1"] = r1
+            values["r1"] = split.mean(r1)
         if do_pl:
-            lengths = ops.stop_gradient(lengths)
+            lengths = pl_split.mean(ops.stop_gradient(lengths))
             self.pl_mean.assign(self.pl_mean + self.pl_decay * (lengths - self.pl_mean))
-            values.update(pl_penalty=pl, pl_mean=self.pl_mean)
+            values.update(pl_penalty=pl_split.mean(pl), pl_mean=self.pl_mean)
         self.track(**values)
 
     # -- sampling -----------------------------------------------------------------------

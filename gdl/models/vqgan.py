@@ -27,6 +27,7 @@ import numpy as np
 from keras import layers, ops
 
 from gdl.backend import value_and_grad
+from gdl.distribute import GlobalBatch
 from gdl.layers.vector_quantizer import VectorQuantizer
 from gdl.models.adversarial import AdversarialModel, hinge_d_loss, hinge_g_loss, real_images
 from gdl.models.optimizers import BookCompile
@@ -196,12 +197,23 @@ class VQGAN(AdversarialModel):
         return sum(ops.mean(ops.square(a - b)) for a, b in zip(keras.tree.flatten(fx),
                                                                 keras.tree.flatten(fr)))
 
-    def adaptive_weight(self, x):
-        """``||grad_L rec|| / (||grad_L adv|| + 1e-4)`` at the decoder's last kernel."""
+    def adaptive_weight(self, x, split: GlobalBatch | None = None):
+        """``||grad_L rec|| / (||grad_L adv|| + 1e-4)`` at the decoder's last kernel (the
+        gradients of the global-batch losses: summed over replicas with ``split``).
+
+        Its forward passes run in inference mode: with ``ema=True`` a training pass
+        updates the codebook, and the step's own pass already does that once (the
+        encoder and decoder have no dropout or batch norm, so the outputs are the same).
+        """
         last = self.generator.decoder.get_layer("last").kernel
+        split = split or GlobalBatch(ops.shape(x)[0])
 
         def norm_of(loss_of_rec):
-            _, (g,) = value_and_grad(lambda: loss_of_rec(self.generator.reconstruct_and_quantize(x, True)[0]), [last])
+            def loss():
+                return split.loss(loss_of_rec(self.generator.reconstruct_and_quantize(x, False)[0]))
+
+            _, (g,) = value_and_grad(loss, [last])
+            g = split.sum(g)
             return ops.sqrt(ops.sum(ops.square(g)))
 
         rec_norm = norm_of(lambda r: ops.mean(ops.square(x - r)) + self.perceptual_weight
@@ -211,8 +223,9 @@ class VQGAN(AdversarialModel):
 
     def adversarial_step(self, data, phase):
         x = ops.convert_to_tensor(real_images(data))
+        split = GlobalBatch(ops.shape(x)[0])
         on = ops.cast(self.g_optimizer.iterations >= self.adversarial_start, "float32")
-        lam = self.adaptive_weight(x) * self.adversarial_weight * on
+        lam = self.adaptive_weight(x, split) * self.adversarial_weight * on
         g_state = self.generator.non_trainable_variables
 
         def g_loss():
@@ -222,15 +235,18 @@ class VQGAN(AdversarialModel):
             return total, (rec_loss, vq, out["perplexity"], adv, ops.stop_gradient(rec))
 
         _, (rec_loss, vq, perplexity, adv, rec) = self.update(
-            g_loss, self.generator_variables(), self.g_optimizer, g_state)
+            g_loss, self.generator_variables(), self.g_optimizer, g_state, split
+        )
 
         def d_loss():
             loss = hinge_d_loss(self.discriminator(x, training=True),
                                 self.discriminator(rec, training=True))  # fmt: skip
             return loss, loss
 
-        d_value, _ = self.update(d_loss, self.discriminator_variables(), self.d_optimizer)
-        self.track(reconstruction_loss=rec_loss, vq_loss=vq, perplexity=perplexity, g_adv=adv,
+        d_value, _ = self.update(d_loss, self.discriminator_variables(), self.d_optimizer,
+                                 split=split)  # fmt: skip
+        # perplexity and the adaptive weight are already global: their mean is themselves
+        self.track(split, reconstruction_loss=rec_loss, vq_loss=vq, perplexity=perplexity, g_adv=adv,
                    adaptive_weight=lam, d_loss=d_value)  # fmt: skip
 
     def get_config(self):

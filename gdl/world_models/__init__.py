@@ -15,7 +15,7 @@ VAE follows :mod:`gdl.models`' verbs (``encode -> (mu, log_var, z)``, ``decode``
 
 from __future__ import annotations
 
-import importlib
+from gdl._lazy import lazy_exports
 
 _EXPORTS = {
     "WorldModelVAE": "vae",
@@ -47,11 +47,4 @@ MODELS = ("WorldModelVAE", "MDNRNN")
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"gdl.world_models.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'gdl.world_models' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -57,3 +57,20 @@ def test_notebooks_are_stored_without_outputs():
         if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
             dirty.append(str(path.relative_to(ROOT)))
     assert not dirty, f"strip outputs from: {dirty}"
+
+
+def test_notebooks_say_how_to_switch_backend_and_keep_tensorflow():
+    """The intro cell tells a reader how to run on JAX or PyTorch; no cell changes the
+    default backend (TensorFlow, the book's)."""
+    import nbformat
+
+    missing, switching = [], []
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        intro = next(c for c in nb.cells if c.cell_type == "markdown")
+        if "KERAS_BACKEND=jax" not in intro.source or "os.environ" not in intro.source:
+            missing.append(str(path.relative_to(ROOT)))
+        if any(c.cell_type == "code" and "KERAS_BACKEND" in c.source for c in nb.cells):
+            switching.append(str(path.relative_to(ROOT)))
+    assert not missing, f"add the backend line to the intro cell of: {missing}"
+    assert not switching, f"notebooks must not set the backend in code: {switching}"

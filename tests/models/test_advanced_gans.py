@@ -123,3 +123,32 @@ def test_prior_tokens_and_unigram_perplexity():
     np.testing.assert_array_equal(y, [[2, 3, 4, 5]])
     uniform = np.arange(4).repeat(10)
     assert unigram_perplexity(uniform, uniform, 4) == pytest.approx(4.0)
+
+
+def test_vqgan_step_updates_the_ema_codebook_once():
+    """The adaptive weight's extra forward passes must not move the EMA codebook: after one
+    step from N_k = 1, sum_k N_k = d K + (1 - d) (number of vectors), whatever the codes."""
+    from gdl.models.vqgan import VQGAN
+
+    keras.utils.set_random_seed(0)
+    model = VQGAN(image_shape=(8, 8, 1), filters=(4,), num_embeddings=6, embedding_dim=3,
+                  ema=True, seed=0)  # fmt: skip
+    model.compile()
+    x = RNG.uniform(-1, 1, (4, 8, 8, 1)).astype("float32")
+    model.fit(x, batch_size=4, epochs=1, verbose=0)
+    vq = model.generator.quantizer
+    h, w = model.generator.grid_shape
+    want = vq.decay * 6 + (1 - vq.decay) * 4 * h * w
+    assert float(np_(ops.sum(vq.cluster_size))) == pytest.approx(want, rel=1e-5)
+
+
+def test_stylegan_trains_through_a_short_last_batch():
+    """A path-length step on a batch of another size (the epoch's last) is traced with a
+    symbolic batch size on TensorFlow; the penalty's half batch must not be a Python max."""
+    keras.utils.set_random_seed(0)
+    model = StyleGAN2(filters=(4, 4), channels=1, latent_dim=4, w_dim=4, mapping_layers=1,
+                      r1_interval=1, pl_interval=1, seed=0)  # fmt: skip
+    model.compile()
+    x = RNG.uniform(-1, 1, (6, 8, 8, 1)).astype("float32")  # one phase; batches of 4, then 2
+    logs = model.fit(x, batch_size=4, epochs=1, verbose=0).history
+    assert np.isfinite(logs["pl_mean"]).all() and int(np_(model.g_optimizer.iterations)) == 2

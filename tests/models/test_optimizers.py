@@ -23,6 +23,7 @@ BOOK = {
     M.LSTMTextGenerator: ("Adam", 1e-3, {}),
     M.PixelCNN: ("Adam", 5e-4, {}),
     M.PixelCNNMixture: ("Adam", 1e-3, {}),
+    M.PixelCNNPlusPlus: ("Adam", 1e-3, {}),
     M.RealNVP: ("Adam", 1e-4, {}),
     M.EBM: ("Adam", 1e-4, {}),
     M.DiffusionModel: ("AdamW", 1e-3, {"weight_decay": 1e-4}),

@@ -9,10 +9,12 @@ from gdl.layers.coupling import Coupling
 from gdl.models.realnvp import RealNVP, alternating_masks, standard_normal_log_prob
 
 
-@pytest.fixture(scope="module")
-def flow():
+@pytest.fixture(scope="module", params=[False, True], ids=["separate", "shared_trunk"])
+def flow(request):
     keras.utils.set_random_seed(0)
-    return RealNVP(coupling_dim=16, coupling_layers=4, num_hidden=2, seed=0)
+    return RealNVP(
+        coupling_dim=16, coupling_layers=4, num_hidden=2, seed=0, shared_trunk=request.param
+    )
 
 
 def test_book_sizes():
@@ -21,6 +23,28 @@ def test_book_sizes():
     assert model.count_params() == 794_632
     assert model.layers_list[0].count_params() == 397_316
     np.testing.assert_array_equal(alternating_masks(2, 2), [[0, 1], [1, 0]])
+
+
+def test_shared_trunk_is_one_stack_with_two_heads():
+    # 4 x Dense(256) shared, then Dense(2, tanh) and Dense(2): half the book's coupling
+    shared = Coupling(2, 256, shared_trunk=True)
+    assert shared.count_params() == (2 * 256 + 256) + 3 * (256 * 256 + 256) + 2 * (256 * 2 + 2)
+    assert shared.count_params() == 199_172
+    assert RealNVP(shared_trunk=True).count_params() == 2 * 199_172
+    x = np.random.default_rng(0).normal(size=(5, 2)).astype("float32")
+    s, t = (np.asarray(v) for v in shared(x))
+    h = x
+    for layer in shared.trunk:
+        h = np.maximum(h @ np.asarray(layer.kernel) + np.asarray(layer.bias), 0.0)
+    (s_out,), (t_out,) = shared.s_layers, shared.t_layers
+    np.testing.assert_allclose(
+        s, np.tanh(h @ np.asarray(s_out.kernel) + np.asarray(s_out.bias)), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        t, h @ np.asarray(t_out.kernel) + np.asarray(t_out.bias), rtol=1e-5, atol=1e-5
+    )
+    again = Coupling.from_config(shared.get_config())
+    assert again.shared_trunk and len(again.trunk) == 4 and len(again.s_layers) == 1
 
 
 def test_inverse_of_to_latent_is_identity(flow):
@@ -96,6 +120,7 @@ def test_save_load_round_trip(flow, tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(np.asarray(loaded.log_prob(x)), np.asarray(flow.log_prob(x)))
     assert loaded.get_config()["coupling_layers"] == 4
+    assert loaded.get_config()["shared_trunk"] == flow.shared_trunk
 
 
 def test_wrong_shape_names_expected_shape(flow):

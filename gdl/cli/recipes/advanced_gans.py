@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from gdl.book import ch10_advanced_gans as ch10
 from gdl.book.images import first_images
 from gdl.cli.recipes.base import TrainData, register
 from gdl.cli.recipes.vae_gan import _GANRecipe
 from gdl.config import runs_dir
+from gdl.errors import RunError
 from gdl.plotting import save_grid
 
 
@@ -26,8 +28,10 @@ class _AdvancedRecipe(_GANRecipe):
     epochs = 20
     batch_size = 32
 
-    def small(self, data) -> bool:
-        return data.info["image_size"] == 32
+    def build(self, args, data):
+        """The chapter's model at the data's size (:func:`gdl.book.ch10_advanced_gans
+        .build_model`: CPU widths at 32x32, the papers' at 64x64), compiled."""
+        return ch10.build_model(self.name, data.info["image_size"], data.info["channels"])
 
     def load_data(self, args):
         data = super().load_data(args)
@@ -44,16 +48,6 @@ class ProGANRecipe(_AdvancedRecipe):
     name = "progan"
     help = "chapter 10 ProGAN (progressive growing, fade-in, WGAN-GP); sample: current stage"
 
-    def build(self, args, data):
-        from gdl.models.progan import ProGAN
-
-        filters = (64, 64, 32, 16) if self.small(data) else (256, 256, 256, 128, 64)
-        model = ProGAN(filters=filters, channels=data.info["channels"], latent_dim=64
-                       if self.small(data) else 128, phase_steps=200 if self.small(data)
-                       else 2000)  # fmt: skip
-        model.compile()
-        return model
-
     def sample(self, model, args, out, info):
         images = model.generate(getattr(args, "num", None) or 30,
                                 seed=getattr(args, "seed", None), upsample=True)  # fmt: skip
@@ -64,15 +58,6 @@ class ProGANRecipe(_AdvancedRecipe):
 class SAGANRecipe(_AdvancedRecipe):
     name = "sagan"
     help = "chapter 10 SAGAN (self-attention, spectral norm, hinge loss); sample: images"
-
-    def build(self, args, data):
-        from gdl.models.sagan import SAGAN
-
-        kw = dict(g_filters=(128, 64, 32), d_filters=(32, 64, 128), attention_resolution=16,
-                  latent_dim=64) if self.small(data) else {}  # fmt: skip
-        model = SAGAN(image_size=data.info["image_size"], channels=data.info["channels"], **kw)
-        model.compile()
-        return model
 
 
 @register
@@ -86,18 +71,9 @@ class StyleGANRecipe(_AdvancedRecipe):
         parser.add_argument("--truncation", type=float, default=1.0,
                             help="truncation psi for sampling (1: none)")  # fmt: skip
 
-    def build(self, args, data):
-        from gdl.models.stylegan import StyleGAN2
-
-        kw = dict(filters=(64, 64, 32, 16), latent_dim=64, w_dim=64, mapping_layers=4,
-                  r1_gamma=0.1) if self.small(data) else {}  # fmt: skip
-        model = StyleGAN2(channels=data.info["channels"], **kw)
-        model.compile()
-        return model
-
     def sample(self, model, args, out, info):
         tiles, _ = model.style_mixing_grid(3, 4, seed=getattr(args, "seed", None) or 0,
-                                           truncation_psi=getattr(args, "truncation", 1.0))
+                                           truncation_psi=getattr(args, "truncation", 1.0))  # fmt: skip
         return [save_grid(tiles, out, ncols=5, value_range=(-1, 1), scale=2)]
 
 
@@ -113,15 +89,6 @@ class VQGANRecipe(_AdvancedRecipe):
 
     def sample_info(self, args):
         return {"x_test": first_images(self.load_data(args).x, 10)}
-
-    def build(self, args, data):
-        from gdl.models.vqgan import VQGAN
-
-        size, c = data.info["image_size"], data.info["channels"]
-        model = VQGAN(image_shape=(size, size, c), filters=(32, 64) if size == 32 else
-                      (64, 128, 128))  # fmt: skip
-        model.compile()
-        return model
 
     def sample(self, model, args, out, info):
         x = info["x_test"][: getattr(args, "num", None) or 10]
@@ -146,8 +113,8 @@ class VQGANPriorRecipe(_AdvancedRecipe):
 
         path = Path(getattr(args, "autoencoder", None) or runs_dir() / "vqgan" / "model.keras")
         if not path.exists():
-            raise SystemExit(f"no trained VQ-GAN at {path}: run `gdl train vqgan` first or "
-                             f"pass --autoencoder PATH")  # fmt: skip
+            raise RunError(f"no trained VQ-GAN at {path}: run `gdl train vqgan` first or "
+                           f"pass --autoencoder PATH")  # fmt: skip
         model = keras.saving.load_model(path)
         return getattr(model, "generator", model)
 
@@ -156,9 +123,7 @@ class VQGANPriorRecipe(_AdvancedRecipe):
         images = super().load_data(args).x
         if not isinstance(images, np.ndarray):
             images = np.concatenate([np.asarray(b) for b in images])
-        from gdl.models.vqgan import prior_tokens
-
-        x, y = prior_tokens(ae.encode_indices(images))
+        x, y = ch10.prior_data(ae, images)
         return TrainData(x=x, y=y, batch_size=self.batch(args), info={"autoencoder": ae})
 
     def sample_info(self, args):
