@@ -172,12 +172,20 @@ LAYER_CASES = [
          lambda: rand(2, 2, 2, 3)),
 ]  # fmt: skip
 
+def _vae_with_mixture():
+    vae = M.VAE(image_shape=(8, 8, 1), latent_dim=2, beta=10.0, seed=0, mixture_components=2)
+    vae.fit_latent_mixture(rand(*IMG8))
+    return vae
+
+
 MODEL_CASES = [
     Case("Autoencoder",
          seeded(lambda: M.Autoencoder(image_shape=(8, 8, 1), embedding_dim=2, filters=(4, 8))),
          lambda: rand(*IMG8), fit=lambda: (rand(*IMG8), None)),
-    Case("VAE", seeded(lambda: M.VAE(image_shape=(8, 8, 1), latent_dim=2, beta=10.0, seed=0)),
-         lambda: rand(*IMG8), forward="[*m.encoder(x)[:2], m.decoder(m.encoder(x)[0])]",
+    # with a latent mixture fitted to the input's latents: it is saved and loaded too
+    Case("VAE", seeded(lambda: _vae_with_mixture()), lambda: rand(*IMG8),
+         forward="[*m.encoder(x)[:2], m.decoder(m.encoder(x)[0]), m.prior_logits, "
+                 "m.prior_means, m.prior_scale_tril]",
          fit=lambda: (rand(*IMG8), None)),
     Case("FacesVAE",
          seeded(lambda: M.FacesVAE(image_shape=(8, 8, 3), latent_dim=4, num_features=8, seed=0)),

@@ -29,7 +29,8 @@ MAX_WIDTH = 480
 CHAPTERS = {
     "ch02": (["cnn", "--data", "digits"], "chapter 2 CNN: held-out digits with predicted labels"),
     "ch03": (["vae", "--data", "digits"],
-             "chapter 3 VAE: 10 held-out digits, their reconstructions, 40 samples from N(0, I)"),
+             "chapter 3 VAE: 10 held-out digits, their reconstructions, 40 samples from the "
+             "latent mixture"),
     "ch04": (["cgan", "--data", "digits"], "chapter 4 conditional WGAN-GP: one row per digit"),
     "ch05": (["pixelcnn", "--data", "digits", "--epochs", "20"],
              "chapter 5 PixelCNN: 16x16 digits with 4 grey levels, sampled pixel by pixel"),

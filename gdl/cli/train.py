@@ -149,6 +149,7 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
     history = {}
     if initial_epoch < epochs:
         history = model.fit(data.x, data.y, **fit_kwargs).history
+    recipe.after_fit(model, args, data)
 
     model_path = run_dir / "model.keras"
     tmp = run_dir / "tmp-model.keras"

@@ -22,7 +22,14 @@ Where gdl differs from the book:
 * :meth:`VAE.attribute_vector` always returns a unit vector (the book's
   ``get_vector_from_label`` does not normalise when it stops at its 10,000-image cap) and
   uses the latent means of all given images instead of a running-mean stopping rule;
-* :meth:`VAE.morph` includes both end points.
+* :meth:`VAE.morph` includes both end points;
+* optionally (``mixture_components=K``, not in the book) an *ex-post* latent density:
+  :meth:`VAE.fit_latent_mixture` fits a K-component full-covariance Gaussian mixture to the
+  training images' latent means after ``fit`` (Ghosh et al. 2020, "From Variational to
+  Deterministic Autoencoders", section 4) and :meth:`VAE.generate` samples from it instead of
+  N(0, I). On a small dataset the aggregate posterior fills only part of N(0, I), so most
+  prior samples decode to blends; the mixture samples where the data are. The mixture is
+  stored in the model as non-trainable weights and saved with it.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from gdl.errors import ConfigError
 from gdl.models.autoencoder import (
     FASHION_SHAPE,
     EncoderDecoderModel,
@@ -71,6 +79,13 @@ class VAE(BookCompile, EncoderDecoderModel):
     and :meth:`encode` ``(z_mean, z_log_var, z)`` (the same order in every gdl VAE,
     :class:`gdl.world_models.WorldModelVAE` included).
     Book training: Adam(5e-4) (``compile()`` with no optimizer), batch 100, 5 epochs.
+
+    ``mixture_components`` (default 0: the book's model, which samples from N(0, I)): K > 0
+    adds a K-component Gaussian mixture over the latent space (non-trainable weights
+    ``prior_logits (K,)``, ``prior_means (K, latent_dim)`` and the Cholesky factors of its
+    covariances ``prior_scale_tril (K, latent_dim, latent_dim)``), fitted after training by
+    :meth:`fit_latent_mixture`; :meth:`generate` then samples from it (``prior="normal"``
+    still gives N(0, I)). Until it is fitted the mixture is K copies of N(0, I).
     """
 
     book_learning_rate = 5e-4
@@ -84,6 +99,7 @@ class VAE(BookCompile, EncoderDecoderModel):
         image_shape=FASHION_SHAPE,
         latent_dim: int = 2,
         seed=None,
+        mixture_components: int = 0,
         **kwargs,
     ):
         if reconstruction_loss not in ("bce", "mse"):
@@ -106,6 +122,25 @@ class VAE(BookCompile, EncoderDecoderModel):
         self.seed = seed
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.mixture_components = int(mixture_components)
+        if self.mixture_components < 0:
+            raise ConfigError(f"mixture_components must be >= 0, got {mixture_components}")
+        if self.mixture_components:
+            self._add_mixture_weights(self.mixture_components, self.latent_dim, seed)
+
+    def _add_mixture_weights(self, k: int, d: int, seed):
+        """The latent mixture's weights, initialised to K copies of N(0, I)."""
+        eye = np.broadcast_to(np.eye(d, dtype="float32"), (k, d, d))
+
+        def weight(name, shape, init):
+            return self.add_weight(name=name, shape=shape, initializer=init, trainable=False)
+
+        self.prior_logits = weight("prior_logits", (k,), "zeros")
+        self.prior_means = weight("prior_means", (k, d), "zeros")
+        self.prior_scale_tril = weight(
+            "prior_scale_tril", (k, d, d), lambda shape, dtype=None: ops.cast(eye, dtype)
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
     @staticmethod
     def build_networks(image_shape, latent_dim, seed=None):
@@ -147,15 +182,65 @@ class VAE(BookCompile, EncoderDecoderModel):
         z_mean, _, z = self.encode(x, batch_size)
         return self.decode(z if sample else z_mean, batch_size)
 
-    def sample_prior(self, num: int, seed=None) -> np.ndarray:
-        """``num`` latent points from N(0, I) (NumPy, reproducible with ``seed``)."""
-        rng = np.random.default_rng(seed)
-        return rng.standard_normal((num, self.latent_dim)).astype("float32")
+    def _prior(self, prior):
+        prior = ("mixture" if self.mixture_components else "normal") if prior is None else prior
+        if prior not in ("normal", "mixture"):
+            raise ConfigError(f"prior must be 'normal' or 'mixture', got {prior!r}")
+        if prior == "mixture" and not self.mixture_components:
+            raise ConfigError(
+                "this VAE has no latent mixture: build it with mixture_components=K (e.g. "
+                "VAE(..., mixture_components=10)), train it, call fit_latent_mixture(x_train), "
+                "or sample with prior='normal'"
+            )
+        return prior
 
-    def generate(self, num: int = 10, seed=None) -> np.ndarray:
-        """``num`` images ``(num, H, W, C)`` in [0, 1] decoded from N(0, I) latent points
-        (NumPy; the same ``seed`` gives the same images)."""
-        return self.decode(self.sample_prior(num, seed))
+    def sample_prior(self, num: int, seed=None, prior: str | None = None) -> np.ndarray:
+        """``num`` latent points (NumPy, reproducible with ``seed``, an int).
+
+        ``prior``: ``"normal"`` N(0, I) (the book's), ``"mixture"`` the fitted latent
+        mixture (see :meth:`fit_latent_mixture`); ``None``: the mixture when the model has
+        one, else N(0, I). Mixture draws use ``keras.random`` (a component from the
+        mixture weights, then ``mean + L @ eps``), from the model's ``SeedGenerator`` when
+        ``seed`` is None.
+        """
+        if self._prior(prior) == "normal":
+            rng = np.random.default_rng(seed)
+            return rng.standard_normal((num, self.latent_dim)).astype("float32")
+        gen = self.seed_generator if seed is None else keras.random.SeedGenerator(int(seed))
+        num = int(num)
+        k = ops.reshape(keras.random.categorical(self.prior_logits[None], num, seed=gen), (-1,))
+        eps = keras.random.normal((num, self.latent_dim), seed=gen)
+        means = ops.take(self.prior_means, k, axis=0)
+        scale = ops.take(self.prior_scale_tril, k, axis=0)
+        z = means + ops.einsum("nij,nj->ni", scale, eps)
+        return ops.convert_to_numpy(z).astype("float32")
+
+    def generate(self, num: int = 10, seed=None, prior: str | None = None) -> np.ndarray:
+        """``num`` images ``(num, H, W, C)`` in [0, 1] decoded from latent points of
+        :meth:`sample_prior` (NumPy; the same ``seed`` gives the same images): N(0, I) as
+        in the book, or the fitted latent mixture when the model has one."""
+        return self.decode(self.sample_prior(num, seed, prior))
+
+    def fit_latent_mixture(self, x, batch_size: int = 256, seed: int = 0, reg_covar: float = 1e-4):
+        """Fit the latent mixture to the latent means of ``x`` (the training images) with
+        scikit-learn's ``GaussianMixture`` (full covariances, k-means initialisation,
+        ``reg_covar`` added to each covariance's diagonal) and store it in the model's
+        weights. Ex-post density estimation (Ghosh et al. 2020); not in the book.
+        Returns the fitted ``GaussianMixture``."""
+        if not self.mixture_components:
+            self._prior("mixture")  # raises the ConfigError that says what to do
+        from sklearn.mixture import GaussianMixture
+
+        z_mean = self.encode(x, batch_size)[0].astype("float64")
+        k = self.mixture_components
+        if len(z_mean) < k:
+            raise ConfigError(f"fit_latent_mixture needs at least {k} images, got {len(z_mean)}")
+        gmm = GaussianMixture(k, covariance_type="full", reg_covar=reg_covar, random_state=seed)
+        gmm.fit(z_mean)
+        self.prior_logits.assign(np.log(gmm.weights_).astype("float32"))
+        self.prior_means.assign(gmm.means_.astype("float32"))
+        self.prior_scale_tril.assign(np.linalg.cholesky(gmm.covariances_).astype("float32"))
+        return gmm
 
     def latent_grid(self, n: int = 15, dims=(0, 1)) -> tuple[np.ndarray, np.ndarray]:
         """The book's decoded ``n x n`` grid over normal quantiles: ``(points, images)``.
@@ -231,6 +316,7 @@ class VAE(BookCompile, EncoderDecoderModel):
             image_shape=self.image_shape,
             latent_dim=self.latent_dim,
             seed=self.seed,
+            mixture_components=self.mixture_components,
         )
         return config
 

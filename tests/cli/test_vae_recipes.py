@@ -24,6 +24,9 @@ def test_train_vae_on_digits_then_sample(tmp_path, data_env, capsys):
     model = keras.saving.load_model(run / "model.keras")
     sizes = reader_settings("vae", "digits")
     assert model.beta == sizes["beta"] and model.latent_dim == sizes["latent_dim"] > 2
+    # the latent mixture is fitted after training and saved: no longer K copies of N(0, I)
+    assert model.mixture_components == sizes["mixture_components"] > 0
+    assert np.abs(keras.ops.convert_to_numpy(model.prior_means)).max() > 0
     out = tmp_path / "prior.png"
     assert main(["sample", "vae", *args, "--out", str(out), "--num", "8", "--seed", "1"]) == 0
     assert np.asarray(Image.open(out)).shape[:2] == (3 * 33 - 1, 3 * 33 - 1)

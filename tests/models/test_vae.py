@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gdl.errors import ConfigError
 from gdl.layers.sampling import Sampling
 from gdl.models.vae import VAE, FacesVAE, kl_divergence, normal_quantiles
 
@@ -102,6 +103,66 @@ def test_fit_changes_weights_reports_trackers_and_round_trips(tmp_path):
     np.testing.assert_array_equal(vae.encode(x[:5])[0], again.encode(x[:5])[0])
     z = vae.sample_prior(4, seed=0)
     np.testing.assert_array_equal(vae.decode(z), again.decode(z))
+
+
+def test_latent_mixture_samples_have_the_mixture_moments():
+    """Draws from a 2-component mixture with known weights, means and Cholesky factors have
+    its closed-form mean sum_k w_k mu_k and covariance sum_k w_k (L_k L_k^T + mu_k mu_k^T)
+    - m m^T; a seed reproduces them; ``prior="normal"`` is still N(0, I)."""
+    vae = tiny_vae(mixture_components=2)
+    w = np.array([0.3, 0.7])
+    mu = np.array([[2.0, -1.0, 0.0], [-1.0, 0.5, 1.0]])
+    scale = np.array(
+        [[[0.5, 0, 0], [0.2, 0.3, 0], [0, 0, 1.0]], [[1.0, 0, 0], [-0.4, 0.8, 0], [0.1, 0.2, 0.2]]]
+    )
+    vae.prior_logits.assign(np.log(w).astype("float32"))
+    vae.prior_means.assign(mu.astype("float32"))
+    vae.prior_scale_tril.assign(scale.astype("float32"))
+    z = vae.sample_prior(100_000, seed=0).astype("float64")
+    mean = w @ mu
+    cov = sum(wk * (lk @ lk.T + np.outer(mk, mk)) for wk, lk, mk in zip(w, scale, mu))
+    cov -= np.outer(mean, mean)
+    np.testing.assert_allclose(z.mean(0), mean, atol=0.02)
+    np.testing.assert_allclose(np.cov(z.T), cov, atol=0.03)
+    np.testing.assert_array_equal(vae.sample_prior(7, seed=3), vae.sample_prior(7, seed=3))
+    assert not np.array_equal(vae.sample_prior(7, seed=3), vae.sample_prior(7, seed=4))
+    assert not np.array_equal(vae.sample_prior(7), vae.sample_prior(7))  # model's generator
+    normal = vae.sample_prior(50_000, seed=0, prior="normal")
+    assert abs(normal.mean()) < 0.02 and abs(normal.std() - 1) < 0.02
+    assert vae.generate(3, seed=0).shape == (3, 8, 8, 1)
+
+
+def test_fit_latent_mixture_stores_the_fit_and_round_trips(tmp_path):
+    x = digits8()
+    vae = tiny_vae(mixture_components=3)
+    gmm = vae.fit_latent_mixture(x)
+    np.testing.assert_allclose(np.exp(vae.prior_logits.numpy()), gmm.weights_, rtol=1e-5)
+    np.testing.assert_allclose(vae.prior_means.numpy(), gmm.means_, rtol=1e-5, atol=1e-6)
+    scale = vae.prior_scale_tril.numpy().astype("float64")
+    np.testing.assert_allclose(scale @ scale.transpose(0, 2, 1), gmm.covariances_, atol=1e-5)
+    assert np.allclose(np.triu(scale, 1), 0)  # lower-triangular factors
+    vae.save(tmp_path / "vae.keras")
+    again = keras.saving.load_model(tmp_path / "vae.keras")
+    assert again.mixture_components == 3
+    for name in ("prior_logits", "prior_means", "prior_scale_tril"):
+        np.testing.assert_array_equal(getattr(again, name).numpy(), getattr(vae, name).numpy())
+    np.testing.assert_array_equal(again.generate(4, seed=2), vae.generate(4, seed=2))
+
+
+def test_the_book_vae_has_no_mixture_and_says_how_to_get_one():
+    vae = tiny_vae()
+    assert vae.mixture_components == 0 and "prior_means" not in [w.name for w in vae.weights]
+    np.testing.assert_array_equal(
+        vae.sample_prior(4, seed=0), vae.sample_prior(4, seed=0, prior="normal")
+    )
+    for call in (
+        lambda: vae.generate(2, prior="mixture"),
+        lambda: vae.fit_latent_mixture(digits8()),
+    ):
+        with pytest.raises(ConfigError, match="mixture_components"):
+            call()
+    with pytest.raises(ConfigError, match="prior"):
+        vae.generate(2, prior="uniform")
 
 
 def test_faces_vae_round_trip_and_fit(tmp_path):

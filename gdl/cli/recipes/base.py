@@ -120,6 +120,10 @@ class Recipe:
         """Extra Keras callbacks for this recipe (the trainer adds checkpoints, logs, samples)."""
         return []
 
+    def after_fit(self, model, args: argparse.Namespace, data: TrainData) -> None:
+        """Work on the trained model before ``gdl train`` saves it (e.g. the VAE's latent
+        mixture). Default: nothing."""
+
     # -- sampling ---------------------------------------------------------
     def sample(
         self, model, args: argparse.Namespace, out: Path, info: dict

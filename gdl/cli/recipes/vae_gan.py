@@ -85,7 +85,8 @@ class VAERecipe(_FashionRecipe):
     name = "vae"
     help = (
         "chapter 3 VAE on Fashion-MNIST (2-D latent, beta 500); sample: decoded 15x15 "
-        "latent grid (or --num prior samples)"
+        "latent grid (or --num prior samples). --data digits: 16-D latent, samples from a "
+        "latent Gaussian mixture fitted after training"
     )
     epochs = 5
     batch_size = 100
@@ -94,10 +95,16 @@ class VAERecipe(_FashionRecipe):
     def sample_info(self, args):
         return {}  # sampling decodes latent points: no data needed
 
+    def after_fit(self, model, args, data):
+        """With a latent mixture (the digits settings), fit it to the training latents."""
+        if model.mixture_components:
+            model.fit_latent_mixture(data.x)
+
     def sample(self, model, args, out, info):
-        """``--num N``: N images from N(0, I). Otherwise the book's decoded 15x15 grid for
-        a 2-D latent space; for a larger one (the digits settings) 10 held-out images
-        over their reconstructions, then 40 images from N(0, I)."""
+        """``--num N``: N images from the model's prior (N(0, I), or its fitted latent
+        mixture: the digits settings). Otherwise the book's decoded 15x15 grid for a 2-D
+        latent space; for a larger one 10 held-out images over their reconstructions,
+        then 40 images from the prior."""
         num, seed = getattr(args, "num", None), getattr(args, "seed", None)
         if num:
             return [save_grid(model.generate(num, seed=seed), out, value_range=(0, 1))]
