@@ -114,20 +114,31 @@ def _install_registry() -> None:
 
 
 class _AfterKerasImport(importlib.abc.MetaPathFinder):
-    """Meta-path finder: lets ``keras`` import normally, then installs the registry."""
+    """Meta-path finder: lets ``keras`` import normally, then installs the registry.
+
+    It stays on ``sys.meta_path`` until Keras has really been executed: TensorFlow's import
+    asks ``importlib.util.find_spec("keras")`` without importing it, and a one-shot
+    finder spent on that question left ``import gdl; import tensorflow`` unregistered.
+    """
+
+    _busy = False
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" or self._busy:
             return None
-        if self in sys.meta_path:
-            sys.meta_path.remove(self)  # one shot; keeps find_spec below from recursing
-        spec = importlib.util.find_spec("keras")
+        self._busy = True  # the lookup below walks sys.meta_path, this finder included
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self._busy = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
         exec_keras = spec.loader.exec_module
 
         def exec_module(module):
             exec_keras(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             _install_registry()
 
         spec.loader.exec_module = exec_module

@@ -562,3 +562,13 @@ def test_vae_families_return_their_parts_in_one_order():
         out = model(x)
         assert len(out) == 3 and tuple(out[2].shape) == x.shape, case.name
         np.testing.assert_allclose(np.asarray(out[0]), z_mean, atol=1e-5)
+
+
+def test_registration_survives_importing_tensorflow_first():
+    """``import gdl; import tensorflow; import keras`` (TensorFlow asks for Keras' spec
+    before importing it) still restores gdl classes by name."""
+    code = ("import gdl, tensorflow, keras; "
+            "print(keras.saving.get_registered_object('gdl>VAE').__name__)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(harness.ROOT)}, timeout=300)  # fmt: skip
+    assert out.stdout.strip() == "VAE", out.stderr[-2000:]
