@@ -26,10 +26,30 @@ def predict_numpy(model: keras.Model, x, batch_size: int = 256):
     than ``batch_size`` go through ``model.predict`` in batches of ``batch_size``.
     """
     first = x[0] if isinstance(x, (list, tuple)) else x
-    if int(first.shape[0]) > batch_size:
-        out = model.predict(x, batch_size=batch_size, verbose=0)
+    n = int(first.shape[0])
+    if n > batch_size:
+        out = _predict_in_batches(model, x, n, batch_size)
     else:
         out = model(x, training=False)
     if isinstance(out, (list, tuple)):
         return [np.asarray(keras.ops.convert_to_numpy(o)) for o in out]
     return np.asarray(keras.ops.convert_to_numpy(out))
+
+
+def _predict_in_batches(model: keras.Model, x, n: int, batch_size: int):
+    """``model.predict`` in batches; under a ``keras.distribution`` (JAX data parallel)
+    the last, short batch would not split evenly over the devices, so the inputs are
+    padded to whole batches and the padding's outputs dropped."""
+    if keras.distribution.distribution() is None:
+        return model.predict(x, batch_size=batch_size, verbose=0)
+    pad = -n % batch_size
+
+    def padded(a):
+        a = to_numpy(a, dtype=None)
+        return np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
+
+    x = [padded(a) for a in x] if isinstance(x, (list, tuple)) else padded(x)
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    if isinstance(out, (list, tuple)):
+        return [o[:n] for o in out]
+    return out[:n]
