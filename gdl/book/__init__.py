@@ -22,6 +22,7 @@ _EXPORTS = {
     "FASHION_CLASSES": "images",
     "digits": "images",
     "first_images": "images",
+    "grid_sample": "images",
     "image_data": "images",
     "save_figure": "images",
     "load_texts": "texts",
@@ -32,9 +33,11 @@ _EXPORTS = {
     "predictions_figure": "ch02_deep_learning",
     "save_predictions": "ch02_deep_learning",
     # chapter 3
+    "attribute_table": "ch03_vae",
     "fashion_images": "ch03_vae",
     # chapter 4
     "label_rows": "ch04_gan",
+    "label_rows_sample": "ch04_gan",
     # chapter 5
     "load_pixel_values": "ch05_autoregressive",
     # chapter 6
@@ -42,6 +45,7 @@ _EXPORTS = {
     "moons_data": "ch06_normflow",
     "save_flow_figure": "ch06_normflow",
     # chapter 7
+    "buffer_sample": "ch07_ebm",
     "ebm_data": "ch07_ebm",
     "generated_and_buffer": "ch07_ebm",
     # chapter 8

@@ -29,3 +29,18 @@ def fashion_images(name: str = "fashion_mnist"):
 
     classes = FASHION_CLASSES if name == "fashion_mnist" else DIGIT_CLASSES
     return (prep(x_train), y_train), (prep(x_test), y_test), classes
+
+
+def attribute_table(n: int = 5, ds=None) -> str:
+    """The first ``n`` rows of CelebA's ``list_attr_celeba.csv`` as text, one line per
+    attribute (40 lines, -1/1 per image): the book's ``attributes.head()``, turned on its
+    side so that 40 columns fit on a page."""
+    from gdl.data.celeba import attributes
+
+    ids, names, values = attributes(ds)
+    n = min(n, len(ids))
+    width = max(len(name) for name in names)
+    lines = [" " * width + "".join(f"{i:>12}" for i in ids[:n])]
+    lines += [f"{name:<{width}}" + "".join(f"{v:>12}" for v in values[:n, k])
+              for k, name in enumerate(names)]
+    return "\n".join(lines)

@@ -18,3 +18,12 @@ def label_rows(model, per_row: int = 10, seed: int | None = 0) -> np.ndarray:
     z = np.random.default_rng(seed).standard_normal((per_row, model.latent_dim))
     z = np.tile(z.astype("float32"), (k, 1))
     return model.generate(labels=np.repeat(np.arange(k), per_row), latent=z)
+
+
+def label_rows_sample(per_row: int = 10):
+    """The conditional GAN's epoch sample for :class:`gdl.callbacks.NotebookRun`: the
+    :func:`label_rows` grid, one row per label, images in [-1, 1]."""
+    from gdl.book.images import grid_sample
+
+    return grid_sample(ncols=per_row, value_range=(-1, 1),
+                       images=lambda model: label_rows(model, per_row, seed=0))

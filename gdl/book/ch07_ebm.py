@@ -35,3 +35,13 @@ def generated_and_buffer(model, num: int = 10, steps: int = 1000, seed: int = 0)
     generated = model.generate(num, steps=steps, seed=seed)
     idx = np.random.default_rng(seed).integers(0, int(model.buffer.count.numpy()), num)
     return np.concatenate([generated, model.buffer.images.numpy()[idx]])
+
+
+def buffer_sample(num: int = 10, steps: int = 1000, scale: int = 2):
+    """The EBM's epoch sample for :class:`gdl.callbacks.NotebookRun` (the book's
+    ``ImageGenerator``): the :func:`generated_and_buffer` grid, generated on top, replay
+    buffer below."""
+    from gdl.book.images import grid_sample
+
+    return grid_sample(ncols=num, value_range=(-1, 1), scale=scale,
+                       images=lambda model: generated_and_buffer(model, num, steps=steps, seed=0))

@@ -73,3 +73,34 @@ def embedding_heatmaps(layer, tokens, title: str = "notes"):
         ax.set(title=f"{title}: {name}", xlabel="position", ylabel="dimension")
         fig.colorbar(im, ax=ax)
     return fig
+
+
+def chorale_walkthrough(name: str, limit: int | None = None, index: int = 0, show_steps: int = 8) -> str:
+    """The book's walk through MuseGAN's data, on chorale ``index`` of the training split of
+    ``name`` (``chorales`` or ``music21_chorales``): the raw ``(T, 4)`` array of MIDI
+    pitches at 16th notes (NaN = rest), its first 2 bars as ``(2, 16, 4)`` with rests coded
+    83, then the one-hot piano roll ``(2, 16, 84, 4)`` in {-1, 1} MuseGAN sees. Returns
+    the text; every shape and value in it is computed, not written in."""
+    from gdl.music.datasets import _chorale_arrays
+    from gdl.music.pianoroll import N_BARS, N_STEPS_PER_BAR, REST, chorales_to_pianoroll
+
+    chorales = _chorale_arrays(name, limit)["train"]
+    chorale = np.asarray(chorales[index], dtype="float32")
+    length = N_BARS * N_STEPS_PER_BAR
+    bars = np.where(np.isnan(chorale[:length]), REST, chorale[:length]).astype(int)
+    bars = bars.reshape(N_BARS, N_STEPS_PER_BAR, -1)
+    roll = chorales_to_pianoroll([chorale])[0]
+
+    def step(row):
+        return "  ".join("rest" if np.isnan(p) else f"{int(p):>4}" for p in row)
+
+    lines = [f"{len(chorales)} chorales in the training split; chorale {index} has shape "
+             f"{chorale.shape} (16th-note steps x voices S, A, T, B; NaN = rest)",
+             f"its first {show_steps} steps (MIDI pitches):"]
+    lines += [f"  step {t:>2}: {step(chorale[t])}" for t in range(min(show_steps, len(chorale)))]
+    lines += [f"first {length} steps as {N_BARS} bars x {N_STEPS_PER_BAR} steps x voices: "
+              f"{bars.shape}, rests coded {REST}; bar 1, step 1: {bars[0, 0].tolist()}",
+              f"one-hot over {roll.shape[2]} pitches, 0 -> -1, pitch before voice: {roll.shape} "
+              f"in {{{int(roll.min())}, {int(roll.max())}}}; "
+              f"the +1 of bar 1, step 1 sit at pitches {np.argmax(roll[0, 0], axis=0).tolist()}"]
+    return "\n".join(lines)

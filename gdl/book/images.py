@@ -90,6 +90,22 @@ def first_images(data, n: int) -> np.ndarray:
     return np.concatenate(out)[:n]
 
 
+def grid_sample(n: int = 10, ncols: int | None = None, value_range=None, scale: int = 1,
+                images=None, **generate_kwargs):
+    """A ``sample`` callback for :class:`gdl.callbacks.NotebookRun` (and ``gdl train``):
+    ``(model, path) -> path`` saving one PNG grid of ``model.generate(n, seed=0,
+    **generate_kwargs)``, or of ``images(model)`` when given, with the same seed at every
+    epoch so the grids show the model changing, not the noise (the book's
+    ``ImageGenerator`` callbacks)."""
+    from gdl.plotting import save_grid
+
+    def sample(model, path):
+        shown = images(model) if images is not None else model.generate(n, seed=0, **generate_kwargs)
+        return save_grid(shown, path, ncols=ncols or n, value_range=value_range, scale=scale)
+
+    return sample
+
+
 def save_figure(fig, path) -> Path:
     """Save a matplotlib ``Figure`` to ``path`` (folders created); return the path."""
     path = Path(path)

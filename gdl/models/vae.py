@@ -256,36 +256,59 @@ class VAE(BookCompile, EncoderDecoderModel):
         return pts, self.decode(pts)
 
     # -- latent arithmetic (book vae_utils.py) -------------------------------
-    def attribute_vector(self, images, labels=None, max_images: int | None = None) -> np.ndarray:
+    def attribute_vector(
+        self, images, labels=None, max_images: int | None = None, tolerance: float | None = None,
+        verbose: bool = False, print_fn=print,
+    ) -> np.ndarray:
         """Unit vector from the mean latent of images without to images with an attribute.
 
         ``images``/``labels`` are arrays (labels 1/True = has it; 0, -1 or False = not) or
         ``images`` is a ``tf.data`` dataset of ``(images, labels)`` batches, e.g.
         ``gdl.data.load("faces", labels="Blond_Hair")``; ``max_images`` bounds how many are
-        encoded. Book: ``get_vector_from_label``.
+        encoded. Book: ``get_vector_from_label``, which keeps running means of the two
+        groups batch by batch, prints ``images : POS move : NEG move : distance : Δ
+        distance`` after each (``verbose=True`` here) and stops once the two means moved
+        less than 0.08 together (``tolerance=0.08`` here; default: every image up to
+        ``max_images``; ``print_fn`` takes the lines). The book returns an unnormalised vector when it stops at its
+        10,000-image cap; gdl always returns the unit vector.
         """
-        zs, ys = [], []
-        if labels is None:
-            seen = 0
-            for xb, yb in images:
-                zs.append(self.encode(np.asarray(xb))[0])
-                ys.append(np.asarray(yb).reshape(-1))
-                seen += len(ys[-1])
-                if max_images and seen >= max_images:
-                    break
-        else:
-            zs.append(self.encode(images)[0])
-            ys.append(np.asarray(labels).reshape(-1))
-        z, y = np.concatenate(zs), np.concatenate(ys)
-        if max_images:
-            z, y = z[:max_images], y[:max_images]
-        pos = y > 0
-        if pos.all() or not pos.any():
+        batches = [(images, labels)] if labels is not None else images
+        sums, counts, means = {}, {True: 0, False: 0}, {}
+        last_distance, seen = 0.0, 0
+        for xb, yb in batches:
+            if max_images and seen >= max_images:
+                break
+            xb = np.asarray(xb)
+            yb = np.asarray(yb).reshape(-1)
+            if max_images:
+                xb, yb = xb[: max_images - seen], yb[: max_images - seen]
+            seen += len(yb)
+            z = self.encode(xb)[0]
+            moves = {}
+            for group, mask in ((True, yb > 0), (False, ~(yb > 0))):
+                if not mask.any():
+                    moves[group] = 0.0
+                    continue
+                sums[group] = sums.get(group, 0.0) + z[mask].sum(0)
+                counts[group] += int(mask.sum())
+                new_mean = sums[group] / counts[group]
+                moves[group] = float(np.linalg.norm(new_mean - means.get(group, new_mean)))
+                means[group] = new_mean
+            if len(means) < 2:
+                continue
+            distance = float(np.linalg.norm(means[True] - means[False]))
+            if verbose:
+                print_fn(f"{seen:>7} : POS move {moves[True]:.3f} : NEG move {moves[False]:.3f}"
+                      f" : distance {distance:.3f} : Δ distance {distance - last_distance:.3f}")
+            last_distance = distance
+            if tolerance is not None and moves[True] + moves[False] < tolerance:
+                break
+        if len(means) < 2:
             raise ValueError(
                 "attribute_vector needs images both with and without the attribute "
-                f"({int(pos.sum())} of {len(y)} have it)"
+                f"({counts[True]} of {seen} have it)"
             )
-        vec = z[pos].mean(0) - z[~pos].mean(0)
+        vec = means[True] - means[False]
         return (vec / np.linalg.norm(vec)).astype("float32")
 
     def add_vector(self, images, vector, factors=(-4, -3, -2, -1, 0, 1, 2, 3, 4)) -> np.ndarray:

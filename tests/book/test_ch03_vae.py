@@ -13,3 +13,15 @@ def test_fashion_mnist_is_padded_28_to_32(data_env):
     (x, y), (xt, _), classes = fashion_images("fashion_mnist")
     assert x.shape[1:] == (32, 32, 1) and classes[0] == "T-shirt/top"
     assert x[:, :2].max() == 0.0 and x.max() <= 1.0  # zero padding, /255
+
+
+def test_attribute_table_shows_the_csv_on_its_side(data_env):
+    from gdl.book.ch03_vae import attribute_table
+    from gdl.data.celeba import ATTRIBUTES, attributes
+
+    ids, names, values = attributes()
+    table = attribute_table(3).splitlines()
+    assert len(table) == 1 + len(ATTRIBUTES)
+    assert table[0].split() == ids[:3]
+    blond = next(line for line in table if line.startswith("Blond_Hair "))
+    assert [int(v) for v in blond.split()[1:]] == values[:3, names.index("Blond_Hair")].tolist()

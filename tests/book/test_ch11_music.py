@@ -42,3 +42,18 @@ def test_embedding_heatmaps_split_the_sum_into_token_and_position():
     # position 0 of a sine encoding: sin(0) = 0 and cos(0) = 1, whatever the tokens
     np.testing.assert_allclose(np.sort(position[:, 0]), [0] * 4 + [1] * 4, atol=1e-5)
     np.testing.assert_allclose(total.T, np.asarray(layer(tokens[None]))[0], atol=1e-6)
+
+
+def test_chorale_walkthrough_reports_the_real_arrays(data_env):
+    from gdl.book.ch11_music import chorale_walkthrough
+    from gdl.data import load
+
+    chorale = load("chorales")["train"][1]
+    text = chorale_walkthrough("chorales", index=1, show_steps=3).splitlines()
+    assert f"shape {chorale.shape}" in text[0]
+    first = ["rest" if np.isnan(p) else str(int(p)) for p in chorale[0]]
+    assert text[2].split(":")[1].split() == first
+    assert "(2, 16, 4), rests coded 83" in text[5]
+    expected = [83 if np.isnan(p) else int(p) for p in chorale[0]]
+    assert text[5].endswith(str(expected)) and text[6].endswith(str(expected))
+    assert "(2, 16, 84, 4) in {-1, 1}" in text[6]

@@ -36,3 +36,22 @@ def test_first_images_of_arrays_and_labelled_batches():
     batches = [(x[i : i + 4], np.zeros(len(x[i : i + 4]))) for i in range(0, 10, 4)]
     np.testing.assert_array_equal(first_images(batches, 6), x[:6])
     np.testing.assert_array_equal(first_images([x[:4], x[4:]], 10), x)
+
+
+def test_grid_sample_saves_the_same_seeded_generation_as_a_grid(tmp_path):
+    from PIL import Image
+
+    from gdl.book.images import grid_sample
+    from gdl.plotting import save_grid
+
+    class Fixed:  # generate depends on the seed only, as a model's does between updates
+        def generate(self, n, seed=None, steps=1):
+            rng = np.random.default_rng(seed)
+            return rng.uniform(-1, 1, (n, 4, 4, 1)).astype("float32") * steps
+
+    path = grid_sample(6, ncols=3, value_range=(-1, 1), steps=1)(Fixed(), tmp_path / "a.png")
+    expected = save_grid(Fixed().generate(6, seed=0), tmp_path / "b.png", ncols=3, value_range=(-1, 1))
+    assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(expected)))
+    assert Image.open(path).size == (3 * 5 - 1, 2 * 5 - 1)  # 1-pixel gaps
+    shown = grid_sample(ncols=2, scale=3, images=lambda m: np.zeros((4, 4, 4, 1)))
+    assert Image.open(shown(Fixed(), tmp_path / "c.png")).size == ((2 * 5 - 1) * 3, (2 * 5 - 1) * 3)

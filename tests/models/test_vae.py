@@ -202,6 +202,20 @@ def test_latent_arithmetic():
 
     ds = tf.data.Dataset.from_tensor_slices((x, (labels > 0).astype("int32"))).batch(16)
     np.testing.assert_allclose(vae.attribute_vector(ds), vec, rtol=1e-4)
+    # the book's running means: a line per batch, stopping once they move less than tolerance
+    lines = []
+    first = vae.attribute_vector(ds, verbose=True, tolerance=1e9, print_fn=lines.append)
+    z16, l16 = z[:16], labels[:16]
+    first_exp = z16[l16 > 0].mean(0) - z16[l16 < 0].mean(0)
+    np.testing.assert_allclose(first, first_exp / np.linalg.norm(first_exp), rtol=1e-4)
+    assert len(lines) == 1 and lines[0].split(":")[0].strip() == "16"
+    assert float(lines[0].split("distance")[1].split(":")[0]) == pytest.approx(
+        np.linalg.norm(first_exp), abs=5e-4)
+    lines.clear()
+    vae.attribute_vector(ds, verbose=True, print_fn=lines.append)
+    assert [line.split(":")[0].strip() for line in lines] == ["16", "32", "40"]
+    assert "POS move 0.000" not in lines[1]  # the means move as batches come in
+    np.testing.assert_allclose(vae.attribute_vector(ds, max_images=16), first, rtol=1e-4)
     moved = vae.add_vector(x[:2], vec, factors=(0, 1))
     assert moved.shape == (2, 2, 8, 8, 1)
     np.testing.assert_allclose(moved[:, 0], vae.decode(z[:2]), atol=1e-6)
