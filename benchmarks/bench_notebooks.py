@@ -7,7 +7,8 @@ run), the working directory is temporary too.
 Rows: the wall time of every code cell, the lines it printed (stdout and the cell's value;
 progress bars and warnings dropped, the last 1,500 characters kept), the whole
 notebook's wall time and the load average (1 min) before and after: on a shared machine
-wall times are indicative only. Images are not kept.
+wall times are indicative only. Of the images, only the last per-epoch sample grid the
+notebook's ``NotebookRun`` wrote is kept (``notebooks.<name>.last_sample.png``).
 
 ``python -m benchmarks notebooks.10_advanced_gans`` runs one chapter's,
 ``notebooks.10_advanced_gans.01_progan`` one notebook.
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks.harness import _BENCHMARKS
+from benchmarks.harness import _BENCHMARKS, RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the notebooks whose expected-results cells quote this benchmark
@@ -34,7 +36,10 @@ NOTEBOOKS = (
     "13_multimodal/03_prior_variations",
 )
 _KEEP = 1500
-_NOISE = re.compile(r"━|\x1b\[|^\s*\d+/\d+ \[|WARNING|warnings\.warn|UserWarning|^<(Figure|keras\.)|^\s*$")
+_NOISE = re.compile(  # progress bars, epoch headers, warnings, figure/object reprs, blanks
+    r"━|\x08|^Epoch \d+/\d+$|\x1b\[|^\s*\d+/\d+ \[|WARNING|warnings\.warn|UserWarning"
+    r"|^<(Figure|keras\.)|^\s*$"
+)
 
 
 def _text(cell) -> list[str]:
@@ -92,6 +97,11 @@ def run_notebook(name: str, timeout: int = 3600, smoke: bool = False) -> dict:
                     os.environ[k] = v
         rows["notebook wall (s)"] = time.perf_counter() - t0
         rows["load average (1 min) after"] = os.getloadavg()[0]
+        samples = sorted((Path(tmp) / "runs").glob("**/samples/*.png"))
+        if samples:  # the last per-epoch sample grid NotebookRun wrote
+            target = RESULTS / f"notebooks.{name.replace('/', '.')}.last_sample.png"
+            shutil.copyfile(samples[-1], target)
+            rows["last per-epoch sample"] = f"{target.name} ({samples[-1].name})"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
