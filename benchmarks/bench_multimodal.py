@@ -90,11 +90,11 @@ def unclip():
     image embedding vs the text embedding's own cosine; share of prior samples whose nearest
     held-out image shows the captioned digit; the judge's accuracy on text -> prior ->
     decoder images (prompt "a photo of the digit {k}", 10 per digit, decoder w = 3), and
-    on 8 variations of each of 20 held-out images (label of the source image)."""
+    on 8 variations of each of 20 held-out images (label of the source image);
+    :func:`gdl.book.ch13_multimodal.unclip_report`, which the notebook prints too."""
     import keras
 
-    from gdl.book.ch13_multimodal import PROMPT, digit_classifier, train_clip
-    from gdl.data.captions import DIGIT_NAMES
+    from gdl.book.ch13_multimodal import digit_classifier, train_clip, unclip_report
     from gdl.models.text2image import UnCLIPDecoder
     from gdl.models.unclip import DiffusionPrior
 
@@ -106,13 +106,6 @@ def unclip():
     prior.fit((clip.encode_text(train.captions), clip.encode_images(train.images)),
               batch_size=64, epochs=_epochs(100), verbose=0)  # fmt: skip
     rows = {"prior train wall (s)": time.perf_counter() - t0}
-    text, image = clip.encode_text(test.captions), clip.encode_images(test.images)
-    sample = prior.generate(text, guidance=1.0, seed=0)
-    rows["cosine(prior sample, true image embedding)"] = float(np.mean((sample * image).sum(1)))
-    rows["cosine(text embedding, true image embedding)"] = float(np.mean((text * image).sum(1)))
-    nearest = (sample @ image.T).argmax(axis=1)
-    rows["prior sample's nearest image shows the digit"] = float(
-        np.mean(test.labels[nearest] == test.labels))  # fmt: skip
     t0 = time.perf_counter()
     decoder = UnCLIPDecoder(embedding_dim=clip.embed_dim, seed=0)
     decoder.adapt(train.images)
@@ -121,18 +114,13 @@ def unclip():
                 epochs=_epochs(40), verbose=0)  # fmt: skip
     rows["decoder train wall (s)"] = time.perf_counter() - t0
     judge = digit_classifier(train, epochs=_epochs(40))
-    target = np.repeat(np.arange(10), 10)
-    prompts = [PROMPT.format(DIGIT_NAMES[k]) for k in target]
-    emb = prior.generate(clip.encode_text(prompts), guidance=1.0, seed=1)
-    images = decoder.generate(emb, guidance=3.0, seed=1)
-    pred = np.asarray(judge.predict(images, verbose=0)).argmax(1)
-    rows["text -> prior -> decoder: judge says prompted digit"] = float(np.mean(pred == target))
-    source = test.subset(np.arange(20))
-    var = np.concatenate([decoder.variations(e, num=8, seed=i)
-                          for i, e in enumerate(clip.encode_images(source.images))])  # fmt: skip
-    pred = np.asarray(judge.predict(var, verbose=0)).argmax(1)
-    rows["variations: judge says source's digit"] = float(
-        np.mean(pred == np.repeat(source.labels, 8)))  # fmt: skip
+    report = unclip_report(clip, prior, decoder, judge, test)
+    rows["cosine(prior sample, true image embedding)"] = report["prior_cosine"]
+    rows["cosine(text embedding, true image embedding)"] = report["text_cosine"]
+    rows["prior sample's nearest image shows the digit"] = report["prior_nearest_right_digit"]
+    rows["text -> prior -> decoder: judge says prompted digit"] = report[
+        "text_prior_decoder_right_digit"]  # fmt: skip
+    rows["variations: judge says source's digit"] = report["variations_keep_digit"]
     return rows
 
 

@@ -72,19 +72,22 @@ def default_data() -> str:
     return "faces" if get_dataset("faces").is_present() else "digits"
 
 
-def gan_data(name: str = "digits", batch_size: int = 32, num_test: int = 256):
+def gan_data(name: str = "digits", batch_size: int = 32, num_test: int | None = None):
     """``(train, x_test)`` in [-1, 1] for the chapter's models.
 
     ``digits``: the embedded digits at 32x32x1 (NumPy, the 80/20 split of
-    :func:`gdl.book.images.digits`; ``x_test`` the held-out part). ``faces`` (the book's
-    CelebA) or a folder of images: 64x64x3, ``train`` a batched ``tf.data.Dataset`` and
-    ``x_test`` its first ``num_test`` images (there is no held-out split).
+    :func:`gdl.book.images.digits`; ``x_test`` the held-out part: all 360 images unless
+    ``num_test`` is given, the set ``benchmarks/bench_advanced_gans.py`` scores). ``faces``
+    (the book's CelebA) or a folder of images: 64x64x3, ``train`` a batched
+    ``tf.data.Dataset`` and ``x_test`` its first ``num_test`` images (default 256; there
+    is no held-out split).
     """
     from gdl.book.images import digits, first_images, image_data
 
     if name == "digits":
         (x_train, _), (x_test, _) = digits(32, 1, (-1.0, 1.0))
         return x_train, x_test[:num_test]
+    num_test = 256 if num_test is None else num_test
     train, _ = image_data(name, 64, 3, (-1.0, 1.0), batch_size)
     return train, first_images(train, num_test)
 
@@ -128,17 +131,26 @@ def build_model(name: str, image_size: int = 32, channels: int = 1, seed=None, *
 
 class TimeBudget(keras.callbacks.Callback):
     """Stops ``fit`` after the batch that passes ``seconds`` of wall-clock time (equal
-    budgets for models of different speeds); ``steps`` counts the batches trained."""
+    budgets for models of different speeds); ``steps`` counts the batches trained.
 
-    def __init__(self, seconds: float):
+    ``warmup_steps``: the clock starts when that many batches have ended, so the first
+    steps' compilation is not counted (the notebooks and ``benchmarks/bench_advanced_gans``
+    leave 5 steps untimed; the steps still count in ``steps``)."""
+
+    def __init__(self, seconds: float, warmup_steps: int = 0):
         super().__init__()
-        self.seconds, self.steps, self._t0 = float(seconds), 0, None
+        self.seconds, self.warmup_steps = float(seconds), int(warmup_steps)
+        self.steps, self._t0 = 0, None
 
     def on_train_begin(self, logs=None):
-        self._t0 = time.perf_counter()
+        self._t0 = time.perf_counter() if self.warmup_steps <= self.steps else None
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
+        if self._t0 is None:
+            if self.steps >= self.warmup_steps:
+                self._t0 = time.perf_counter()
+            return
         if time.perf_counter() - self._t0 > self.seconds:
             self.model.stop_training = True
 

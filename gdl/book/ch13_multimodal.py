@@ -8,6 +8,9 @@ and the benchmarks share (so the three cannot drift apart).
   train digits, used to judge generated images;
 * :func:`prompt_fidelity`: per guidance scale, the share of generated images that
   classifier labels as the prompted digit, and the KID against held-out real digits;
+* :func:`unclip_report`: the DALL·E 2-style prior's embeddings (cosine with the true
+  image embedding, nearest held-out image) and the judge's verdict on text -> prior ->
+  decoder images and on variations;
 * :func:`caption_report`: captioner token accuracy / perplexity vs a bigram text-only
   baseline, and the share of generated captions naming the right digit;
 * :func:`similarity_figure`, :func:`guidance_figure`: the views the notebooks show.
@@ -23,7 +26,7 @@ from gdl.data.captions import DIGIT_NAMES, load_captioned_digits
 
 __all__ = ["caption_data", "caption_report", "clip_report", "digit_classifier",
            "guidance_figure", "prompt_fidelity", "similarity_figure", "train_clip",
-           "PROMPT", "GUIDANCE_SCALES"]  # fmt: skip
+           "unclip_report", "PROMPT", "GUIDANCE_SCALES"]  # fmt: skip
 
 PROMPT = "a photo of the digit {}"
 GUIDANCE_SCALES = (0.0, 1.0, 3.0, 7.0)
@@ -125,6 +128,43 @@ def prompt_fidelity(model, classifier, real, guidance_scales=GUIDANCE_SCALES, pe
         kid.update_state(ops.convert_to_tensor(real.images), ops.convert_to_tensor(images))
         rows[float(w)] = {"fidelity": float(np.mean(pred == target)),
                           "kid": float(ops.convert_to_numpy(kid.result())), "images": images}  # fmt: skip
+    return rows
+
+
+def unclip_report(clip, prior, decoder, judge, test, per_digit: int = 10, sources: int = 20,
+                  variations: int = 8, diffusion_steps: int = 20) -> dict:  # fmt: skip
+    """DALL·E 2 at small scale, measured on the held-out pairs ``test``:
+
+    * ``prior_cosine``: mean cosine of the prior's sample (w = 1, seed 0) for each
+      caption's text embedding with the true image embedding; ``text_cosine`` the text
+      embedding's own (what the decoder would get without a prior);
+    * ``prior_nearest_right_digit``: share of prior samples whose nearest held-out image
+      embedding shows the captioned digit;
+    * ``text_prior_decoder_right_digit``: share of the images drawn for :data:`PROMPT`
+      (``per_digit`` per digit; prior w = 1 seed 1, decoder w = 3 seed 1) that the
+      ``judge`` (:func:`digit_classifier`) labels as the prompted digit (chance 10 %);
+    * ``variations_keep_digit``: share of ``variations`` variations of each of the first
+      ``sources`` held-out images (seed = source index) labelled as the source's digit.
+    """
+    text, image = clip.encode_text(test.captions), clip.encode_images(test.images)
+    sample = prior.generate(text, guidance=1.0, diffusion_steps=diffusion_steps, seed=0)
+    nearest = (sample @ image.T).argmax(axis=1)
+    rows = {"prior_cosine": float(np.mean((sample * image).sum(1))),
+            "text_cosine": float(np.mean((text * image).sum(1))),
+            "prior_nearest_right_digit": float(np.mean(test.labels[nearest] == test.labels))}  # fmt: skip
+    target = np.repeat(np.arange(10), per_digit)
+    prompts = [PROMPT.format(DIGIT_NAMES[k]) for k in target]
+    emb = prior.generate(clip.encode_text(prompts), guidance=1.0,
+                         diffusion_steps=diffusion_steps, seed=1)  # fmt: skip
+    images = decoder.generate(emb, guidance=3.0, diffusion_steps=diffusion_steps, seed=1)
+    pred = np.asarray(judge.predict(images, verbose=0)).argmax(1)
+    rows["text_prior_decoder_right_digit"] = float(np.mean(pred == target))
+    source = test.subset(np.arange(min(sources, len(test))))
+    var = np.concatenate([decoder.variations(e, num=variations, diffusion_steps=diffusion_steps,
+                                             seed=i)
+                          for i, e in enumerate(clip.encode_images(source.images))])  # fmt: skip
+    pred = np.asarray(judge.predict(var, verbose=0)).argmax(1)
+    rows["variations_keep_digit"] = float(np.mean(pred == np.repeat(source.labels, variations)))
     return rows
 
 

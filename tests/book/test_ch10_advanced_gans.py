@@ -30,6 +30,9 @@ def tiny_vqvae():
 def test_digits_data_sizes_and_errors():
     x_train, x_test = ch10.gan_data("digits", num_test=50)
     assert x_train.shape[1:] == (32, 32, 1) and x_test.shape == (50, 32, 32, 1)
+    x_all, held_out = ch10.gan_data("digits")  # every held-out digit, as the benchmark scores
+    assert len(x_all) + len(held_out) == 1797 and len(held_out) == 360
+    np.testing.assert_array_equal(held_out[:50], x_test)
     assert x_train.min() >= -1.0 and x_train.max() <= 1.0 and x_train.min() < -0.9
     assert ch10.image_shape_of(x_test) == (32, 32, 1)
     kw = ch10.model_kwargs("stylegan", 32, 1, r1_gamma=1.0)
@@ -69,6 +72,19 @@ def test_time_budget_stops_after_the_first_batch():
     x = np.zeros((16, 2), "float32")
     model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[budget])
     assert budget.steps == 1
+
+
+def test_time_budget_leaves_the_warmup_steps_untimed():
+    inp = keras.Input((2,))
+    model = keras.Model(inp, keras.layers.Dense(1)(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((16, 2), "float32")
+    budget = ch10.TimeBudget(0.0, warmup_steps=3)  # 3 untimed steps, then one over budget
+    model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[budget])
+    assert budget.steps == 4
+    long = ch10.TimeBudget(3600.0, warmup_steps=2)  # never runs out: every step trains
+    model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[long])
+    assert long.steps == 12
 
 
 def test_stage_recorder_follows_the_schedule_and_fade_in_series():
