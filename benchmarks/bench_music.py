@@ -17,7 +17,7 @@ from benchmarks.harness import alternate, benchmark
 N_CHORALES = 60  # corpus chorales parsed for the generation timing
 SEQ_LEN = 50
 MUSEGAN_STEPS = 8
-# the music Transformer's perplexity run (env overrides for probes: GDL_MT_BUDGET_S ...)
+# the music Transformer's perplexity run (env overrides for probes: GDL_MT_BUDGET_CPU_S ...)
 # training budget in CPU seconds of this process (all threads; held-out evaluations for
 # the curve not counted), so that a loaded machine changes the wall time, not the run
 MT_BUDGET_CPU_S = float(os.environ.get("GDL_MT_BUDGET_CPU_S", 1200))
@@ -154,7 +154,11 @@ def transformer_perplexity():
     """The book-size music Transformer on all the embedded chorales (228 train / 76 valid
     pieces), trained for ``MT_BUDGET_CPU_S`` CPU seconds at batch ``MT_BATCH`` on the training
     pieces in 12 keys, against add-1 bigram/unigram and strong count baselines on the
-    same held-out windows (the held-out pieces as written, never transposed)."""
+    same held-out windows (the held-out pieces as written, never transposed). The
+    baselines count the training pieces as written, in their own vocabulary (unseen held-out
+    tokens -> [UNK]); the Transformer's vocabulary is the transposed pieces' plus any
+    held-out token they lack (rows that training never updates). The stop is on CPU time,
+    so the step count varies a little from run to run."""
     import keras
 
     from gdl.models.music_transformer import MusicTransformer
