@@ -67,7 +67,9 @@ def embedding_heatmaps(layer, tokens, title: str = "notes"):
     total = np.asarray(ops.convert_to_numpy(layer(tokens)))[0]
     fig = Figure(figsize=(15, 4))
     for ax, values, name in zip(
-        fig.subplots(1, 3), (token, total - token, total), ("token embedding", "position encoding", "sum")
+        fig.subplots(1, 3),
+        (token, total - token, total),
+        ("token embedding", "position encoding", "sum"),
     ):
         im = ax.imshow(values.T, cmap="coolwarm", aspect="auto")
         ax.set(title=f"{title}: {name}", xlabel="position", ylabel="dimension")
@@ -75,7 +77,9 @@ def embedding_heatmaps(layer, tokens, title: str = "notes"):
     return fig
 
 
-def chorale_walkthrough(name: str, limit: int | None = None, index: int = 0, show_steps: int = 8) -> str:
+def chorale_walkthrough(
+    name: str, limit: int | None = None, index: int = 0, show_steps: int = 8
+) -> str:
     """The book's walk through MuseGAN's data, on chorale ``index`` of the training split of
     ``name`` (``chorales`` or ``music21_chorales``): the raw ``(T, 4)`` array of MIDI
     pitches at 16th notes (NaN = rest), its first 2 bars as ``(2, 16, 4)`` with rests coded
@@ -94,13 +98,53 @@ def chorale_walkthrough(name: str, limit: int | None = None, index: int = 0, sho
     def step(row):
         return "  ".join("rest" if np.isnan(p) else f"{int(p):>4}" for p in row)
 
-    lines = [f"{len(chorales)} chorales in the training split; chorale {index} has shape "
-             f"{chorale.shape} (16th-note steps x voices S, A, T, B; NaN = rest)",
-             f"its first {show_steps} steps (MIDI pitches):"]
+    lines = [
+        f"{len(chorales)} chorales in the training split; chorale {index} has shape "
+        f"{chorale.shape} (16th-note steps x voices S, A, T, B; NaN = rest)",
+        f"its first {show_steps} steps (MIDI pitches):",
+    ]
     lines += [f"  step {t:>2}: {step(chorale[t])}" for t in range(min(show_steps, len(chorale)))]
-    lines += [f"first {length} steps as {N_BARS} bars x {N_STEPS_PER_BAR} steps x voices: "
-              f"{bars.shape}, rests coded {REST}; bar 1, step 1: {bars[0, 0].tolist()}",
-              f"one-hot over {roll.shape[2]} pitches, 0 -> -1, pitch before voice: {roll.shape} "
-              f"in {{{int(roll.min())}, {int(roll.max())}}}; "
-              f"the +1 of bar 1, step 1 sit at pitches {np.argmax(roll[0, 0], axis=0).tolist()}"]
+    lines += [
+        f"first {length} steps as {N_BARS} bars x {N_STEPS_PER_BAR} steps x voices: "
+        f"{bars.shape}, rests coded {REST}; bar 1, step 1: {bars[0, 0].tolist()}",
+        f"one-hot over {roll.shape[2]} pitches, 0 -> -1, pitch before voice: {roll.shape} "
+        f"in {{{int(roll.min())}, {int(roll.max())}}}; "
+        f"the +1 of bar 1, step 1 sit at pitches {np.argmax(roll[0, 0], axis=0).tolist()}",
+    ]
     return "\n".join(lines)
+
+
+def ngram_perplexity(x_train, y_train, x_held, y_held, vocab_size: int, alpha: float = 1.0):
+    """Held-out perplexity of an add-``alpha`` bigram ``P(y_t | x_t)`` counted on the
+    training windows (``x`` the inputs, ``y`` the next tokens, ids ``< vocab_size``). Give
+    all-zero ``x`` arrays for the unigram. Not in the book: the baseline a sequence model
+    must beat."""
+    counts = np.full((vocab_size, vocab_size), float(alpha))
+    np.add.at(counts, (np.ravel(x_train), np.ravel(y_train)), 1.0)
+    probs = counts / counts.sum(axis=1, keepdims=True)
+    return float(np.exp(-np.mean(np.log(probs[np.ravel(x_held), np.ravel(y_held)]))))
+
+
+def held_out_perplexities(model, train, held_out, batch_size: int = 256) -> dict:
+    """Perplexity of the music Transformer on held-out windows, next to add-1 bigram and
+    unigram baselines counted on the training windows, for notes and durations.
+
+    ``train``/``held_out``: ``((x_notes, x_durs), (y_notes, y_durs))`` as
+    :func:`gdl.music.sequence_dataset` returns them, with the model's vocabularies.
+    Every position of every window counts, as in the training loss. Returns
+    ``{"notes": {"transformer": p, "bigram": p, "unigram": p}, "durations": {...}}``.
+    """
+    (x, y), (hx, hy) = train, held_out
+    logits = model.predict(hx, batch_size=batch_size, verbose=0)  # the model returns logits
+    sizes = (model.notes_vocab_size, model.durations_vocab_size)
+    out = {}
+    for i, name in enumerate(("notes", "durations")):
+        z = logits[i] - logits[i].max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        nll = -np.mean(np.take_along_axis(logp, hy[i][..., None], -1))
+        out[name] = {
+            "transformer": float(np.exp(nll)),
+            "bigram": ngram_perplexity(x[i], y[i], hx[i], hy[i], sizes[i]),
+            "unigram": ngram_perplexity(0 * x[i], y[i], 0 * hx[i], hy[i], sizes[i]),
+        }
+    return out

@@ -19,6 +19,8 @@ from gdl.music.tokens import (
     score_to_tokens,
     sequence_dataset,
     tokens_to_stream,
+    transpose_pieces,
+    transpose_tokens,
 )
 
 __all__ = [
@@ -35,5 +37,7 @@ __all__ = [
     "sequence_dataset",
     "show_score",
     "tokens_to_stream",
+    "transpose_pieces",
+    "transpose_tokens",
     "write_midi",
 ]

@@ -29,6 +29,7 @@ config, so a ``.keras`` file is enough to generate music.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -217,3 +218,78 @@ def sequence_dataset(
         list(notes_vocabulary),
         list(durations_vocabulary),
     )
+
+
+# intervals spelling each transposition in semitones; the one giving the fewest
+# accidentals in the new key is used (F# major up a minor 2nd is G major, not F## ...)
+_SPELLINGS = {
+    0: ("P1",), 1: ("m2", "A1"), 2: ("M2", "d3"), 3: ("m3", "A2"),
+    4: ("M3", "d4"), 5: ("P4", "A3"), 6: ("A4", "d5"),
+}  # fmt: skip
+
+
+def _interval_names(semitones: int) -> tuple[str, ...]:
+    names = _SPELLINGS[abs(semitones)]
+    return names if semitones >= 0 else tuple(f"-{n}" for n in names)
+
+
+def transpose_tokens(notes: Sequence[str], semitones: int, max_accidentals: int = 6):
+    """The note tokens of one piece transposed by ``semitones`` (-6..6), or ``None`` when the
+    piece's key would need more than ``max_accidentals`` sharps/flats (0 semitones always
+    gives the piece as written).
+
+    Pitches and key tokens move by one music21 interval, spelled so that the new key has
+    the fewest accidentals; rests, time signatures and ``START`` are unchanged (durations
+    never change). Not in the book: transposition is the usual data augmentation for
+    melody models (the book trains on the cello suites as written).
+    """
+    if not -6 <= semitones <= 6:
+        raise ValueError(f"transpose by -6..6 semitones, not {semitones}")
+    if semitones == 0:
+        return list(notes)
+    keys = {t for t in notes if _is_key(t)}
+    best, best_acc = None, None
+    for name in _interval_names(semitones):
+        acc = max((abs(_transposed_key(k, name)[1]) for k in keys), default=0)
+        if best is None or acc < best_acc:
+            best, best_acc = name, acc
+    if best_acc > max_accidentals:
+        return None
+    return [_transposed(t, best) for t in notes]
+
+
+def _is_key(token: str) -> bool:
+    return token.endswith(":major") or token.endswith(":minor")
+
+
+@functools.lru_cache(maxsize=4096)
+def _transposed_key(token: str, interval_name: str) -> tuple[str, int]:
+    from music21 import key
+
+    tonic, mode = token.split(":")
+    moved = key.Key(tonic, mode).transpose(interval_name)
+    return f"{moved.tonic.name}:{mode}", moved.sharps
+
+
+@functools.lru_cache(maxsize=16384)
+def _transposed(token: str, interval_name: str) -> str:
+    from music21 import pitch
+
+    if _is_key(token):
+        return _transposed_key(token, interval_name)[0]
+    if token in (START, REST_TOKEN, PAD, UNK) or token.endswith("TS") or "." in token:
+        return token
+    return pitch.Pitch(token).transpose(interval_name).nameWithOctave
+
+
+def transpose_pieces(pieces, semitones: Iterable[int] = range(-5, 7), max_accidentals: int = 6):
+    """``pieces`` (``(notes, durations)`` pairs) in every transposition of ``semitones``
+    (0 included gives the originals), skipping those beyond ``max_accidentals``; ordered
+    transposition by transposition."""
+    out = []
+    for s in semitones:
+        for notes, durations in pieces:
+            moved = transpose_tokens(notes, s, max_accidentals)
+            if moved is not None:
+                out.append((moved, list(durations)))
+    return out

@@ -57,3 +57,41 @@ def test_chorale_walkthrough_reports_the_real_arrays(data_env):
     expected = [83 if np.isnan(p) else int(p) for p in chorale[0]]
     assert text[5].endswith(str(expected)) and text[6].endswith(str(expected))
     assert "(2, 16, 84, 4) in {-1, 1}" in text[6]
+
+
+def test_ngram_perplexity_matches_a_hand_count():
+    from gdl.book.ch11_music import ngram_perplexity
+
+    # training pairs (prev -> next): 2->3 twice, 2->2 once, 3->2 once; vocab of 4, add-1
+    x, y = np.array([[2, 2, 2, 3]]), np.array([[3, 3, 2, 2]])
+    p_23 = (2 + 1) / (3 + 4)
+    p_32 = (1 + 1) / (1 + 4)
+    got = ngram_perplexity(x, y, np.array([[2, 3]]), np.array([[3, 2]]), 4)
+    np.testing.assert_allclose(got, np.exp(-(np.log(p_23) + np.log(p_32)) / 2))
+    # unigram: counts of the targets only (3: 2, 2: 2 of 4, add-1 over 4 tokens)
+    uni = ngram_perplexity(0 * x, y, np.zeros((1, 1), int), np.array([[3]]), 4)
+    np.testing.assert_allclose(uni, 8 / 3)
+
+
+def test_held_out_perplexities_of_a_known_model():
+    from gdl.book.ch11_music import held_out_perplexities
+
+    class Fixed:  # logits: uniform over notes; durations put log 3 more on token 2
+        notes_vocab_size, durations_vocab_size = 5, 4
+
+        def predict(self, x, batch_size=None, verbose=0):
+            b, t = x[0].shape
+            d = np.zeros((b, t, 4))
+            d[..., 2] = np.log(3.0)
+            return np.zeros((b, t, 5)), d
+
+    rng = np.random.default_rng(0)
+    xs = ((rng.integers(2, 5, (3, 6)), rng.integers(2, 4, (3, 6))),) * 2
+    held = (
+        (rng.integers(2, 5, (2, 6)), np.full((2, 6), 2)),
+        (rng.integers(2, 5, (2, 6)), np.full((2, 6), 2)),
+    )
+    out = held_out_perplexities(Fixed(), xs, held)
+    np.testing.assert_allclose(out["notes"]["transformer"], 5.0)  # uniform over 5
+    np.testing.assert_allclose(out["durations"]["transformer"], 2.0)  # p = 3 / (3 + 3) = 1/2
+    assert set(out["notes"]) == {"transformer", "bigram", "unigram"}

@@ -2,6 +2,7 @@
 
 from argparse import Namespace
 
+import numpy as np
 import pytest
 
 from gdl.book.reader_budget import READER_SETTINGS, reader_settings, reader_value
@@ -41,3 +42,21 @@ def test_reader_value_falls_back_to_the_book():
     assert reader_value("ebm", "digits", "epochs", 60) == READER_SETTINGS["digits"]["ebm"]["epochs"]
     assert reader_value("ebm", "mnist", "epochs", 60) == 60
     assert reader_value("nope", "digits", "epochs", 3) == 3
+
+
+def test_music_transformer_on_the_chorales_trains_in_12_keys_at_batch_64(monkeypatch):
+    from gdl.music import sequence_dataset, transpose_pieces
+    from gdl.music.datasets import token_pieces
+
+    monkeypatch.setenv("GDL_SMOKE", "1")  # 12 chorales
+    recipe = get_recipe("music_transformer")
+    data = recipe.load_data(_args("music21_chorales", seq_len=50))
+    train = token_pieces("music21_chorales", limit=12)["train"]
+    (x, _), _, nv, dv = sequence_dataset(transpose_pieces(train), 50)
+    plain = sequence_dataset(train, 50)[0][0]
+    assert data.batch_size == 64 and len(data.x[0]) == len(x) > 10 * len(plain)
+    np.testing.assert_array_equal(data.x[0], x)
+    assert data.info["notes_vocabulary"] == nv
+    assert data.steps_per_epoch is None  # smoke runs keep whole (tiny) epochs
+    assert reader_settings("music_transformer", "cellosuites") == {}  # the book's as written
+    assert recipe.default_epochs(_args("cellosuites")) == 5000

@@ -84,6 +84,50 @@ def test_vocabulary_and_sequence_windows():
         tokens.sequence_dataset(pieces, seq_len=50)
 
 
+def test_transpose_tokens_moves_pitches_and_keys_by_the_same_interval():
+    from music21 import pitch
+
+    for semitones in range(-6, 7):
+        moved = tokens.transpose_tokens(NOTES, semitones)
+        assert len(moved) == len(NOTES)
+        for a, b in zip(NOTES, moved):
+            if a in (tokens.START, "rest", "3/4TS"):
+                assert b == a  # control tokens, rests and metres stay
+            elif a == "E:minor":
+                tonic = pitch.Pitch(b.split(":")[0]).pitchClass
+                assert b.endswith(":minor") and tonic == (4 + semitones) % 12
+            else:  # every pitch moves by exactly `semitones`, octave included
+                assert pitch.Pitch(b).midi - pitch.Pitch(a).midi == semitones
+    assert tokens.transpose_tokens(NOTES, 0) == NOTES
+
+
+def test_transpose_tokens_spells_the_key_with_fewest_accidentals():
+    from music21 import key
+
+    # F# major up a semitone: G major (1 sharp), not F## major
+    assert tokens.transpose_tokens(["F#:major", "F#4", "A#4"], 1) == ["G:major", "G4", "B4"]
+    # E minor up a tritone: B- minor (5 flats) and A# minor (7 sharps) -> B- minor
+    assert tokens.transpose_tokens(["E:minor", "E4"], 6) == ["B-:minor", "B-4"]
+    assert tokens.transpose_tokens(["E:minor", "E4"], 6, max_accidentals=4) is None
+    for s in range(-6, 7):
+        k = tokens.transpose_tokens(["F#:major"], s)[0].split(":")[0]
+        assert abs(key.Key(k, "major").sharps) <= 6
+    # a piece as written is always kept, even beyond max_accidentals
+    assert tokens.transpose_tokens(["C#:major"], 0) == ["C#:major"]
+    assert tokens.transpose_tokens(["C#:major"], 1) == ["D:major"]
+    with pytest.raises(ValueError, match="semitones"):
+        tokens.transpose_tokens(NOTES, 7)
+
+
+def test_transpose_pieces_keeps_durations_and_counts_keys():
+    pieces = [(NOTES, DURS), (["C:major", "C4"], ["0.0", "1.0"])]
+    out = tokens.transpose_pieces(pieces)
+    assert len(out) == 24  # 12 keys x 2 pieces, all within 6 accidentals
+    assert out[5 * 2] == (NOTES, DURS)  # semitones -5..6: the originals at index 5
+    assert all(d == p[1] for (_, d), p in zip(out, pieces * 12))
+    assert len(tokens.transpose_pieces(pieces, semitones=[0, 2])) == 4
+
+
 def test_pianoroll_encoding_and_argmax_decoding():
     chorales = corpus_chorales(2)
     chorales[0][3:5, 1] = np.nan  # a rest in the alto

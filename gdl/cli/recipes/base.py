@@ -59,7 +59,8 @@ class TrainData:
 
     ``x`` is a NumPy array or a batched ``tf.data.Dataset``; ``y`` the targets
     (``None`` for self-supervised models or datasets yielding pairs);
-    ``batch_size`` is passed to ``fit`` only for arrays. ``info`` carries anything
+    ``batch_size`` is passed to ``fit`` only for arrays; ``steps_per_epoch`` (unless
+    ``--steps-per-epoch`` is given) shortens an epoch. ``info`` carries anything
     the model or the sampler needs (vocabularies, class names, image shape ...).
     """
 
@@ -68,6 +69,7 @@ class TrainData:
     validation: Any = None
     batch_size: int | None = None
     info: dict = field(default_factory=dict)
+    steps_per_epoch: int | None = None
 
 
 class Recipe:

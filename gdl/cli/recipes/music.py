@@ -92,6 +92,12 @@ class MusicTransformerRecipe(Recipe):
         parser.add_argument(
             "--temperature", type=float, default=0.5, help="sampling temperature (book: 0.5)"
         )
+        parser.add_argument(
+            "--transpose",
+            action="store_true",
+            help="train on the training pieces in all 12 keys (not in the book; held-out "
+            "pieces stay as written)",
+        )
 
     def load_data(self, args):
         from gdl.music.datasets import resolve_data, token_pieces
@@ -100,7 +106,13 @@ class MusicTransformerRecipe(Recipe):
         name = resolve_data(args.data, self.default_data)
         pieces = token_pieces(name, limit=pick(None, SMOKE_CHORALES), verbose=True)
         seq_len = getattr(args, "seq_len", 50)
-        x, y, nv, dv = sequence_dataset(pieces["train"], seq_len)
+        train, reader = pieces["train"], self.reader(args)
+        if getattr(args, "transpose", False) or reader.get("transpose", False):
+            from gdl.music.tokens import transpose_pieces
+
+            train = transpose_pieces(train)
+            print(f"{len(pieces['train'])} training pieces in 12 keys: {len(train)} pieces")
+        x, y, nv, dv = sequence_dataset(train, seq_len)
         validation = None
         if sum(len(n) for n, _ in pieces["valid"]) > seq_len:
             vx, vy, _, _ = sequence_dataset(pieces["valid"], seq_len, nv, dv)
@@ -110,8 +122,9 @@ class MusicTransformerRecipe(Recipe):
             x=x,
             y=y,
             validation=validation,
-            batch_size=args.batch_size or self.batch_size,
+            batch_size=args.batch_size or reader.get("batch_size", self.batch_size),
             info={"notes_vocabulary": nv, "durations_vocabulary": dv},
+            steps_per_epoch=None if smoke_mode() else reader.get("steps_per_epoch"),
         )
 
     def build(self, args, data):
