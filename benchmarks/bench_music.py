@@ -139,7 +139,7 @@ def musegan():
     from gdl.book.reader_budget import reader_settings
     from gdl.models.musegan import MuseGAN
     from gdl.music.datasets import musegan_rolls
-    from gdl.music.stats import STAT_NAMES, roll_statistics, within
+    from gdl.music.stats import DIVERSITY, STAT_NAMES, roll_statistics, within
 
     reader = reader_settings("musegan", "music21_chorales")
     batch = int(os.environ.get("GDL_MUSEGAN_BATCH", reader.get("batch_size", 64)))
@@ -163,13 +163,14 @@ def musegan():
         f"{critic_steps} critic steps per generator step",
         "training": f"{steps} generator steps in {cpu / 60:.1f} CPU min ({wall / 60:.1f} min "
         f"wall, load average {os.getloadavg()[0]:.1f} at the end)",
+        "CPU budget, s": MUSEGAN_BUDGET_CPU_S,
         "CPU s per generator step (incl. statistics)": cpu / max(steps, 1),
         "first step where all three are close (within 20%; empty bar-tracks <= 0.05)": (
             close[0] if close else None
         ),
         "close at the end": all(within(stats.history[-1], real).values()),
     }
-    for k in STAT_NAMES:
+    for k in (*STAT_NAMES, DIVERSITY):
         rows[f"{k}: real"] = real[k]
         rows[f"{k}: untrained"] = stats.history[0][k]
         rows[f"{k}: final"] = stats.history[-1][k]

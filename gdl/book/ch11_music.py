@@ -138,11 +138,13 @@ class MuseGANStatistics(keras.callbacks.Callback):
 
 def format_statistics(row: dict, real: dict | None = None) -> str:
     """One line: ``step 100: pitch classes per bar 6.1 (real 6.85), ...``."""
-    from gdl.music.stats import STAT_NAMES
+    from gdl.music.stats import DIVERSITY, STAT_NAMES
 
     parts = []
-    for k in STAT_NAMES:
-        ref = f" (real {real[k]:.3g})" if real else ""
+    for k in (*STAT_NAMES, DIVERSITY):
+        if k not in row:
+            continue
+        ref = f" (real {real[k]:.3g})" if real and k in real else ""
         parts.append(f"{k} {row[k]:.3g}{ref}")
     head = f"step {row['step']}" + (f", {row['cpu_s']:.0f} CPU s" if "cpu_s" in row else "")
     return f"{head}: " + ", ".join(parts)
@@ -151,16 +153,19 @@ def format_statistics(row: dict, real: dict | None = None) -> str:
 def statistics_curve_figure(history, real=None, rel: float = 0.2, empty_abs: float = 0.05):
     """The three statistics over training (from :class:`MuseGANStatistics`), each with the
     real chorales' value and the band counted as "close" (±``rel`` relative; for empty
-    bar-tracks up to ``empty_abs``). Returns the matplotlib figure."""
+    bar-tracks up to ``empty_abs``), and a fourth panel: how much the rolls differ from
+    one another (mode collapse drives it to 0). Returns the matplotlib figure."""
     from matplotlib.figure import Figure
 
-    from gdl.music.stats import STAT_NAMES
+    from gdl.music.stats import DIVERSITY, STAT_NAMES
 
     steps = [r["step"] for r in history]
-    fig = Figure(figsize=(12, 3.2))
-    for ax, k in zip(fig.subplots(1, 3), STAT_NAMES):
-        ax.plot(steps, [r[k] for r in history], marker=".", label="generated")
-        if real is not None:
+    fig = Figure(figsize=(16, 3.2))
+    for ax, k in zip(fig.subplots(1, 4), (*STAT_NAMES, DIVERSITY)):
+        ax.plot(steps, [r.get(k, np.nan) for r in history], marker=".", label="generated")
+        if real is not None and k == DIVERSITY:
+            ax.axhline(real[k], color="k", ls="--", lw=1, label="real")
+        elif real is not None:
             v = real[k]
             lo, hi = (v - empty_abs, v + empty_abs) if k == "empty bar-tracks" else (
                 v * (1 - rel), v * (1 + rel))  # fmt: skip

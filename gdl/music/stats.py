@@ -15,6 +15,13 @@ that has collapsed or has not learnt yet (the book shows samples only):
   minor plus the raised 6th and 7th (9 classes, as Bach's minor chorales use them).
   Because the key is the one that fits best, random notes already score about 0.85-0.9.
 
+One more number watches for mode collapse, which the three cannot see (a generator
+that plays one good chorale for every noise scores perfectly on them):
+
+* **differing notes between rolls**: the share of (step, track) cells where two rolls
+  differ (a rest counts as a value), averaged over all pairs of rolls; 0 when every
+  roll is the same.
+
 A roll is decoded by argmax over pitch (:func:`gdl.music.pianoroll_to_chorale`), so a
 track rests at a step when the rest index wins. Notes are counted per 16th-note step.
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 STAT_NAMES = ("pitch classes per bar", "empty bar-tracks", "notes in key")
+DIVERSITY = "differing notes between rolls"
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 9, 10, 11)  # natural minor + raised 6th and 7th
 
@@ -102,7 +110,20 @@ def chorale_statistics(chorales, keys=None, steps_per_bar: int = 16) -> dict:
         "pitch classes per bar": float(used.sum(axis=-1).mean()),
         "empty bar-tracks": float(empty.mean()),
         "notes in key": float(in_key[sounding].sum() / total) if total else float("nan"),
+        DIVERSITY: differing_notes(c),
     }
+
+
+def differing_notes(chorales) -> float:
+    """Mean over pairs of ``(T, tracks)`` chorales of the share of cells where the two
+    differ (NaN, a rest, equals NaN); NaN for fewer than two chorales."""
+    c = np.nan_to_num(np.asarray(chorales, dtype="float32"), nan=-1.0)
+    n = len(c)
+    if n < 2:
+        return float("nan")
+    flat = c.reshape(n, -1)
+    diff = (flat[:, None, :] != flat[None, :, :]).mean(-1)
+    return float(diff[np.triu_indices(n, 1)].mean())
 
 
 def roll_statistics(rolls, keys=None) -> dict:

@@ -8,6 +8,7 @@ import pytest
 from gdl.music import chorales_to_pianoroll
 from gdl.music.stats import (
     chorale_statistics,
+    differing_notes,
     estimate_keys,
     key_pitch_classes,
     roll_statistics,
@@ -40,9 +41,9 @@ def test_statistics_of_a_tiny_chorale_by_hand():
 
 
 def test_the_same_numbers_from_the_piano_roll_and_octaves_do_not_matter():
-    c = _tiny_chorale()
-    roll = chorales_to_pianoroll([c])
-    keys = [(0, "major")]
+    c = np.stack([_tiny_chorale(), _tiny_chorale() + 2])
+    roll = chorales_to_pianoroll(c)
+    keys = [(0, "major"), (2, "major")]
     assert roll_statistics(roll, keys) == chorale_statistics(c, keys)
     up = c + 12  # an octave higher: same pitch classes
     assert chorale_statistics(up, keys) == chorale_statistics(c, keys)
@@ -79,3 +80,18 @@ def test_silence_and_the_closeness_rule():
     assert all(within(ok, real).values())
     bad = {"pitch classes per bar": 5.5, "empty bar-tracks": 0.06, "notes in key": 0.75}
     assert not any(within(bad, real).values())
+
+
+def test_differing_notes_between_rolls():
+    a = _tiny_chorale()
+    b = a.copy()
+    b[:8, 0] = 62  # 8 of 64 cells changed
+    c = a.copy()
+    c[16:, 0] = 60  # 16 rests become notes
+    # pairs: (a, b) 8/64, (a, c) 16/64, (b, c) 24/64
+    assert differing_notes(np.stack([a, b, c])) == pytest.approx((8 + 16 + 24) / 64 / 3)
+    assert differing_notes(np.stack([a, a, a])) == 0.0  # a collapsed generator
+    assert np.isnan(differing_notes(a[None]))
+    assert chorale_statistics(np.stack([a, b]), keys=[(0, "major")] * 2)[
+        "differing notes between rolls"
+    ] == pytest.approx(8 / 64)
