@@ -41,3 +41,16 @@ def test_reader_value_falls_back_to_the_book():
     assert reader_value("ebm", "digits", "epochs", 60) == READER_SETTINGS["digits"]["ebm"]["epochs"]
     assert reader_value("ebm", "mnist", "epochs", 60) == 60
     assert reader_value("nope", "digits", "epochs", 3) == 3
+
+
+def test_musegan_on_the_embedded_chorales_trains_at_batch_16(tmp_path, monkeypatch):
+    recipe = get_recipe("musegan")
+    sizes = reader_settings("musegan", "music21_chorales")
+    assert sizes["batch_size"] == 16 and sizes["critic_steps"] == 5  # the book's 5 kept
+    assert recipe.default_epochs(_args("music21_chorales")) == sizes["epochs"]
+    assert recipe.default_epochs(_args("chorales")) == recipe.epochs == 6000
+    assert recipe.load_data(_args("music21_chorales", limit=None)).batch_size == 16
+    # without --data: the book's chorales when downloaded, else the embedded ones
+    monkeypatch.setenv("GDL_DATA_DIR", str(tmp_path))
+    assert recipe.data_name(_args(None)) == "music21_chorales"
+    assert recipe.default_epochs(_args(None)) == sizes["epochs"]
