@@ -170,6 +170,8 @@ def statistics_curve_figure(history, real=None, rel: float = 0.2, empty_abs: flo
             lo, hi = (v - empty_abs, v + empty_abs) if k == "empty bar-tracks" else (
                 v * (1 - rel), v * (1 + rel))  # fmt: skip
             ax.axhline(v, color="k", ls="--", lw=1, label="real")
+            if k != "pitch classes per bar":  # shares stay in [0, 1]
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
             ax.axhspan(lo, hi, color="k", alpha=0.08)
         ax.set(title=k, xlabel="generator steps")
     fig.axes[0].legend()
