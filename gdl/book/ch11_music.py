@@ -3,6 +3,7 @@ library's plotting does not draw (causal mask heatmap, raw piano roll, per-epoch
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 
@@ -148,3 +149,104 @@ def held_out_perplexities(model, train, held_out, batch_size: int = 256) -> dict
             "unigram": ngram_perplexity(0 * x[i], y[i], 0 * hx[i], hy[i], sizes[i]),
         }
     return out
+
+
+class MuseGANStatistics(keras.callbacks.Callback):
+    """A Keras callback recording, every ``every`` generator steps, the three statistics of
+    :mod:`gdl.music.stats` (pitch classes per bar, empty bar-tracks, notes in key) of
+    ``num`` rolls generated from fixed noise (``seed``): the curve of a MuseGAN's training,
+    to hold against ``real`` (the same statistics of real chorales, e.g.
+    ``roll_statistics(held_out_rolls)``). The book only listens to samples.
+
+    ``history`` is a list of ``{"step": generator steps, "cpu_s": process CPU seconds
+    spent in training, <the three statistics>}``, one row before the first step (the
+    untrained generator) and one every ``every`` steps; ``verbose`` prints each row.
+    The step count is the generator optimizer's, so a resumed run continues its curve.
+    ``budget_cpu_s`` stops training once training has used that much CPU time.
+    """
+
+    def __init__(self, real=None, every: int = 50, num: int = 64, seed: int = 1,
+                 verbose: bool = True, budget_cpu_s: float | None = None):  # fmt: skip
+        super().__init__()
+        self.real, self.every, self.num, self.seed = real, int(every), int(num), seed
+        self.verbose, self.budget_cpu_s = verbose, budget_cpu_s
+        self.history: list[dict] = []
+
+    def _steps(self) -> int:
+        opt = getattr(self.model, "g_optimizer", None) or self.model.optimizer
+        return int(opt.iterations.numpy() if hasattr(opt.iterations, "numpy") else opt.iterations)
+
+    def record(self) -> dict:
+        import time
+
+        from gdl.music.stats import roll_statistics
+
+        row = {"step": self._steps(), "cpu_s": time.process_time() - self._cpu0}
+        row.update(roll_statistics(self.model.generate(self.num, seed=self.seed)))
+        self.history.append(row)
+        if self.verbose:
+            print(format_statistics(row, self.real), flush=True)
+        return row
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        self._cpu0 = time.process_time() - (self.history[-1]["cpu_s"] if self.history else 0.0)
+        if not self.history or self.history[-1]["step"] != self._steps():
+            self.record()
+
+    def on_train_batch_end(self, batch, logs=None):
+        import time
+
+        step = self._steps()
+        if step % self.every == 0 and self.history[-1]["step"] != step:
+            self.record()
+        if self.budget_cpu_s is not None and time.process_time() - self._cpu0 > self.budget_cpu_s:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.history[-1]["step"] != self._steps():
+            self.record()
+
+
+def format_statistics(row: dict, real: dict | None = None) -> str:
+    """One line: ``step 100: pitch classes per bar 6.1 (real 6.85), ...``."""
+    from gdl.music.stats import DIVERSITY, STAT_NAMES
+
+    parts = []
+    for k in (*STAT_NAMES, DIVERSITY):
+        if k not in row:
+            continue
+        ref = f" (real {real[k]:.3g})" if real and k in real else ""
+        parts.append(f"{k} {row[k]:.3g}{ref}")
+    head = f"step {row['step']}" + (f", {row['cpu_s']:.0f} CPU s" if "cpu_s" in row else "")
+    return f"{head}: " + ", ".join(parts)
+
+
+def statistics_curve_figure(history, real=None, rel: float = 0.2, empty_abs: float = 0.05):
+    """The three statistics over training (from :class:`MuseGANStatistics`), each with the
+    real chorales' value and the band counted as "close" (±``rel`` relative; for empty
+    bar-tracks up to ``empty_abs``), and a fourth panel: how much the rolls differ from
+    one another (mode collapse drives it to 0). Returns the matplotlib figure."""
+    from matplotlib.figure import Figure
+
+    from gdl.music.stats import DIVERSITY, STAT_NAMES
+
+    steps = [r["step"] for r in history]
+    fig = Figure(figsize=(16, 3.2))
+    for ax, k in zip(fig.subplots(1, 4), (*STAT_NAMES, DIVERSITY)):
+        ax.plot(steps, [r.get(k, np.nan) for r in history], marker=".", label="generated")
+        if real is not None and k == DIVERSITY:
+            ax.axhline(real[k], color="k", ls="--", lw=1, label="real")
+        elif real is not None:
+            v = real[k]
+            lo, hi = (v - empty_abs, v + empty_abs) if k == "empty bar-tracks" else (
+                v * (1 - rel), v * (1 + rel))  # fmt: skip
+            ax.axhline(v, color="k", ls="--", lw=1, label="real")
+            if k != "pitch classes per bar":  # shares stay in [0, 1]
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
+            ax.axhspan(lo, hi, color="k", alpha=0.08)
+        ax.set(title=k, xlabel="generator steps")
+    fig.axes[0].legend()
+    fig.tight_layout()
+    return fig

@@ -180,7 +180,10 @@ class MuseGAN(WGANGP):
     ``MuseGAN()`` is the book's model (z=32 per input, 4 tracks, 2 bars of 16 steps over
     84 pitches, 5 critic steps, GP weight 10); ``compile()`` defaults to the book's
     Adam(1e-3, 0.5, 0.9) for both players. Train with ``fit(rolls, batch_size=64)``
-    on :func:`gdl.music.chorales_to_pianoroll` output.
+    on :func:`gdl.music.chorales_to_pianoroll` output. On the embedded music21 chorales a
+    CPU reader trains the same networks at batch 16 (:mod:`gdl.book.reader_budget`); the
+    statistics that tell learning from collapse are in :mod:`gdl.music.stats` and
+    recorded during training by :class:`gdl.book.ch11_music.MuseGANStatistics`.
     """
 
     book_learning_rate = 1e-3

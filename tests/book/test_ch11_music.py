@@ -95,3 +95,37 @@ def test_held_out_perplexities_of_a_known_model():
     np.testing.assert_allclose(out["notes"]["transformer"], 5.0)  # uniform over 5
     np.testing.assert_allclose(out["durations"]["transformer"], 2.0)  # p = 3 / (3 + 3) = 1/2
     assert set(out["notes"]) == {"transformer", "bigram", "unigram"}
+
+
+def test_musegan_statistics_callback_records_the_curve_and_stops_on_budget():
+    from gdl.book.ch11_music import MuseGANStatistics, format_statistics, statistics_curve_figure
+    from gdl.music.stats import STAT_NAMES, roll_statistics
+    from tests.models.test_musegan import small_musegan
+
+    rolls = np.random.default_rng(0).choice([-1.0, 1.0], size=(6, 2, 16, 84, 4)).astype("float32")
+    model = small_musegan(seed=0, critic_steps=1)
+    model.compile(run_eagerly=True)
+    real = roll_statistics(rolls)
+    stats = MuseGANStatistics(real, every=2, num=8, verbose=False)
+    model.fit(rolls, batch_size=2, epochs=1, callbacks=[stats], verbose=0)
+    # before training, every 2 generator steps, and at the end
+    assert [r["step"] for r in stats.history] == [0, 2, 3]
+    assert stats.history[0]["cpu_s"] <= stats.history[-1]["cpu_s"]
+    last = {k: v for k, v in stats.history[-1].items() if k not in ("step", "cpu_s")}
+    assert last == roll_statistics(model.generate(8, seed=1))  # fixed noise
+    assert set(STAT_NAMES) < set(last)
+    # a second fit continues the curve from the generator's step count
+    model.fit(rolls[:2], batch_size=2, epochs=1, callbacks=[stats], verbose=0)
+    assert [r["step"] for r in stats.history] == [0, 2, 3, 4]
+    line = format_statistics(stats.history[-1], real)
+    assert line.startswith("step 4") and "(real" in line
+    fig = statistics_curve_figure(stats.history, real)
+    ax = fig.axes[1]  # empty bar-tracks
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 2, 3, 4])
+    np.testing.assert_allclose(
+        ax.lines[0].get_ydata(), [r["empty bar-tracks"] for r in stats.history]
+    )
+    # a CPU budget of 0 s stops after the first batch
+    budget = MuseGANStatistics(real, every=100, num=4, verbose=False, budget_cpu_s=0.0)
+    model.fit(rolls, batch_size=2, epochs=3, callbacks=[budget], verbose=0)
+    assert [r["step"] for r in budget.history] == [4, 5]

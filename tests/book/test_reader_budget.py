@@ -60,3 +60,16 @@ def test_music_transformer_on_the_chorales_trains_in_12_keys_at_batch_64(monkeyp
     assert data.steps_per_epoch is None  # smoke runs keep whole (tiny) epochs
     assert reader_settings("music_transformer", "cellosuites") == {}  # the book's as written
     assert recipe.default_epochs(_args("cellosuites")) == 5000
+
+
+def test_musegan_on_the_embedded_chorales_trains_at_batch_16(tmp_path, monkeypatch):
+    recipe = get_recipe("musegan")
+    sizes = reader_settings("musegan", "music21_chorales")
+    assert sizes["batch_size"] == 16 and sizes["critic_steps"] == 5  # the book's 5 kept
+    assert recipe.default_epochs(_args("music21_chorales")) == sizes["epochs"]
+    assert recipe.default_epochs(_args("chorales")) == recipe.epochs == 6000
+    assert recipe.load_data(_args("music21_chorales", limit=None)).batch_size == 16
+    # without --data: the book's chorales when downloaded, else the embedded ones
+    monkeypatch.setenv("GDL_DATA_DIR", str(tmp_path))
+    assert recipe.data_name(_args(None)) == "music21_chorales"
+    assert recipe.default_epochs(_args(None)) == sizes["epochs"]

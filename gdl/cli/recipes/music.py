@@ -33,12 +33,26 @@ class MuseGANRecipe(Recipe):
     smoke_data = "music21_chorales"
     sample_suffix = ".mid"
 
+    def data_name(self, args):
+        """``--data``, else the book's chorales when downloaded, else the embedded ones
+        (whose reader-budget settings then apply: batch 16, see gdl.book.reader_budget)."""
+        from gdl.music.datasets import EMBEDDED
+
+        name = super().data_name(args)
+        if not getattr(args, "data", None) and name == self.default_data:
+            from gdl.data import get_dataset
+
+            if not get_dataset(name).is_present():
+                return EMBEDDED
+        return name
+
     def load_data(self, args):
         from gdl.music.datasets import musegan_rolls, resolve_data
 
         name = resolve_data(args.data, self.default_data)
         rolls = musegan_rolls(name, limit=pick(None, SMOKE_CHORALES))
-        return TrainData(x=rolls, batch_size=args.batch_size or self.batch_size)
+        batch = args.batch_size or self.reader(args).get("batch_size", self.batch_size)
+        return TrainData(x=rolls, batch_size=batch)
 
     def build(self, args, data):
         from gdl.models.musegan import MuseGAN, musegan_critic, musegan_generator
@@ -52,8 +66,8 @@ class MuseGANRecipe(Recipe):
                 seed=args.seed,
             )
             model.compile(run_eagerly=True)
-        else:
-            model = MuseGAN(seed=args.seed)
+        else:  # the book's networks; the embedded chorales' critic steps (the book's 5)
+            model = MuseGAN(critic_steps=self.reader(args).get("critic_steps", 5), seed=args.seed)
             model.compile()
         return model
 
