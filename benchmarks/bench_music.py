@@ -13,7 +13,6 @@ import time
 import numpy as np
 
 from benchmarks.harness import RESULTS, alternate, benchmark
-from gdl.book.ch11_music import ngram_perplexity
 
 N_CHORALES = 60  # corpus chorales parsed for the generation timing
 SEQ_LEN = 50
@@ -153,6 +152,7 @@ def transformer_perplexity():
     so the step count varies a little from run to run."""
     import keras
 
+    from gdl.book.ch11_music import ngram_perplexity
     from gdl.models.music_transformer import MusicTransformer
     from gdl.music import sequence_dataset
     from gdl.music.tokens import transpose_pieces
@@ -216,6 +216,8 @@ def transformer_duration_floor():
     on the events it was counted on) stays far above half the bigram. No training."""
     from collections import Counter, defaultdict
     from fractions import Fraction
+
+    from gdl.book.ch11_music import ngram_perplexity
 
     pieces, x, y, vx, vy, nv, dv = _chorale_windows(limit=None)
     events = []
