@@ -42,6 +42,7 @@ _EXPORTS = {
     "load_pixel_values": "ch05_autoregressive",
     # chapter 6
     "flow_figure": "ch06_normflow",
+    "held_out_moons": "ch06_normflow",
     "moons_data": "ch06_normflow",
     "save_flow_figure": "ch06_normflow",
     # chapter 7
@@ -87,11 +88,18 @@ _EXPORTS = {
     "prior_data": "ch10_advanced_gans",
     "token_perplexity": "ch10_advanced_gans",
     # chapter 11
+    "MuseGANStatistics": "ch11_music",
     "causal_mask_figure": "ch11_music",
+    "chorale_walkthrough": "ch11_music",
     "embedding_heatmaps": "ch11_music",
+    "format_statistics": "ch11_music",
+    "held_out_perplexities": "ch11_music",
     "music_sample": "ch11_music",
+    "ngram_perplexity": "ch11_music",
     "raw_pianoroll_figure": "ch11_music",
+    "statistics_curve_figure": "ch11_music",
     # chapter 13
+    "bigram_perplexity": "ch13_multimodal",
     "caption_data": "ch13_multimodal",
     "caption_report": "ch13_multimodal",
     "clip_report": "ch13_multimodal",
@@ -100,6 +108,7 @@ _EXPORTS = {
     "prompt_fidelity": "ch13_multimodal",
     "similarity_figure": "ch13_multimodal",
     "train_clip": "ch13_multimodal",
+    "unclip_report": "ch13_multimodal",
     "PROMPT": "ch13_multimodal",
     "GUIDANCE_SCALES": "ch13_multimodal",
 }
