@@ -17,7 +17,8 @@ else at the book's settings; then it records what the notebook prints at the end
 
 The book's datasets (CIFAR-10, Fashion-MNIST, LEGO bricks, CelebA, MNIST) are not on the
 machine that ran these (no network) and it has no GPU: the book's settings are not run.
-``python -m benchmarks expected`` runs all of them (about 40 minutes on 2 cores);
+``python -m benchmarks expected`` runs all of them (about 30 CPU minutes: 80 minutes wall on
+the shared 2 cores at load average 5-12);
 ``python -m benchmarks expected.dcgan_digits`` one.
 """
 
