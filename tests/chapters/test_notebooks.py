@@ -9,6 +9,7 @@ test and the message names the notebook and the cell.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,27 @@ def test_notebooks_say_how_to_switch_backend_and_keep_tensorflow():
             switching.append(str(path.relative_to(ROOT)))
     assert not missing, f"add the backend line to the intro cell of: {missing}"
     assert not switching, f"notebooks must not set the backend in code: {switching}"
+
+
+EXPECTED_TITLE = "What this run should show"
+TRAINS = re.compile(r"\.fit\(|\btrain_\w*\(")  # keras fit, or a gdl stage: train_vae(...)
+CITED = re.compile(r"benchmarks/results/[\w.\-]+\.json")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "chapters")) for p in NOTEBOOKS])
+def test_notebook_says_what_a_run_should_show(path):
+    """Every notebook has a markdown cell "What this run should show" (issue 20): in a
+    notebook that trains it follows the first training cell and cites the benchmark
+    result(s) its numbers come from, and every result it cites is in benchmarks/results/."""
+    import nbformat
+
+    cells = nbformat.read(path, as_version=4).cells
+    expected = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and EXPECTED_TITLE in c.source]
+    assert expected, f"{path.name}: add a markdown cell '### {EXPECTED_TITLE} (expected results)'"
+    cited = {m for i in expected for m in CITED.findall(cells[i].source)}
+    training = [i for i, c in enumerate(cells) if c.cell_type == "code" and TRAINS.search(c.source)]
+    if training:
+        assert max(expected) > training[0], f"{path.name}: the expected results belong after training"
+        assert cited, f"{path.name}: cite the benchmarks/results/*.json behind the numbers"
+    missing = sorted(c for c in cited if not (ROOT / c).is_file())
+    assert not missing, f"{path.name} cites results that do not exist: {missing}"
