@@ -73,3 +73,22 @@ def test_musegan_on_the_embedded_chorales_trains_at_batch_16(tmp_path, monkeypat
     monkeypatch.setenv("GDL_DATA_DIR", str(tmp_path))
     assert recipe.data_name(_args(None)) == "music21_chorales"
     assert recipe.default_epochs(_args(None)) == sizes["epochs"]
+
+
+def test_ddim_on_digits_averages_with_ema_099_and_on_flowers_the_books(monkeypatch):
+    from gdl.models.diffusion import DiffusionModel
+
+    recipe = get_recipe("ddim")
+    built = {}
+    monkeypatch.setattr(DiffusionModel, "adapt", lambda self, x: None)
+    monkeypatch.setattr(DiffusionModel, "compile", lambda self, *a, **k: None)
+    for data in ("digits", "flowers"):
+        info = {"image_shape": (32, 32, 1)}
+        from gdl.cli.recipes.base import TrainData
+
+        built[data] = recipe.build(_args(data), TrainData(x=None, info=info)).ema
+    assert built == {"digits": 0.99, "flowers": 0.999}
+    # why: after the reader's 20 epochs of 23 steps, 0.999 would still weigh the random
+    # start by more than half, 0.99 by nothing visible
+    steps = 20 * int(np.ceil(1438 / 64))
+    assert 0.999**steps > 0.6 and 0.99**steps < 1e-2

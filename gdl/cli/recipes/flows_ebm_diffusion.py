@@ -139,7 +139,8 @@ class DDIMRecipe(Recipe):
         from gdl.models.diffusion import DiffusionModel
 
         size, _, channels = data.info["image_shape"]
-        model = DiffusionModel(image_size=size, channels=channels, seed=args.seed)
+        sizes = {k: v for k, v in self.reader(args).items() if k == "ema"}  # book: 0.999
+        model = DiffusionModel(image_size=size, channels=channels, seed=args.seed, **sizes)
         model.adapt(data.x)
         model.compile()
         return model
