@@ -69,7 +69,7 @@ CHAPTERS: dict[str, Entry] = {
     "ch06": _train("realnvp", "--epochs", "100",
                    what="chapter 6 RealNVP: data X, f(X), latent Z, g(Z) on two moons"),
     "ch07": _train("ebm", "--data", "digits",
-                   what="chapter 7 EBM: Langevin samples from noise (top), replay buffer (bottom)"),
+                   what="chapter 7 EBM: 10 samples from noise after 1,000 Langevin steps"),
     "ch08": _train("ddim", "--data", "digits", what="chapter 8 DDIM: digits in 20 diffusion steps"),
     "ch09": _train("gpt", "--data", f"runs/{GPT_CORPUS}", "--prompt", "wine review : italy",
                    "--temperature", "0.7",
