@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("results_gallery", ROOT / "tools" / "results_gallery.py")
+    spec = importlib.util.spec_from_file_location(
+        "results_gallery", ROOT / "tools" / "results_gallery.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules["results_gallery"] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
