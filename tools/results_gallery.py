@@ -107,7 +107,7 @@ def pictures_of(entry: Entry, runs: Path) -> list[Path] | None:
 
 
 def stack(sources: list[Path]):
-    """The images of ``sources`` top to bottom on white (a PIL image)."""
+    """The images of ``sources`` top to bottom on white, left-aligned (a PIL image)."""
     from PIL import Image
 
     images = [Image.open(s).convert("RGB") for s in sources]
@@ -117,7 +117,7 @@ def stack(sources: list[Path]):
                     "white")  # fmt: skip
     y = 0
     for img in images:
-        out.paste(img, ((width - img.width) // 2, y))
+        out.paste(img, (0, y))
         y += img.height + gap
     return out
 
