@@ -15,8 +15,8 @@ reused as they are; ``--train`` runs the command of each chapter named (all when
 named) whose picture is missing (``gdl train ... --overwrite``). Chapter 9 trains on a
 synthetic corpus in the wine-review format written to ``runs/gallery-data/`` (the book's
 Kaggle reviews are not offline; ``benchmarks/bench_gpt.py`` makes the same corpus).
-Default runtime: seconds (no training); ``--train`` for every chapter: about an hour on
-2 CPU cores.
+Default runtime: seconds (no training); ``--train`` for every chapter: about two hours on
+2 shared CPU cores (chapter 12: 27 min, chapters 7, 8, 11: 13-22 min each).
 """
 
 from __future__ import annotations
