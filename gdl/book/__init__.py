@@ -53,6 +53,8 @@ _EXPORTS = {
     "diffusion_data": "ch08_diffusion",
     # chapter 9
     "generation_html": "ch09_transformer",
+    "generation_png": "ch09_transformer",
+    "generation_words": "ch09_transformer",
     "write_generation": "ch09_transformer",
     "shifted_example": "ch09_transformer",
     "text_sample": "ch09_transformer",

@@ -25,9 +25,61 @@ def generation_html(gen) -> str:
     )
 
 
+def generation_words(gen) -> list[tuple[list[str], list[str]]]:
+    """Each row of ``gen`` as ``(prompt words, generated words)``: the first
+    ``prompt_lengths[row]`` token positions are the prompt (padding left out)."""
+    import numpy as np
+
+    rows = []
+    for r, text in enumerate(gen.texts):
+        words = gen.words[r] if gen.words else text.split()
+        n_prompt = int(np.count_nonzero(np.asarray(gen.tokens[r])[: int(gen.prompt_lengths[r])]))
+        rows.append((list(words[:n_prompt]), list(words[n_prompt:])))
+    return rows
+
+
+def generation_png(gen, path, width: int = 64, font_size: int = 15) -> Path:
+    """The texts of ``gen`` as a picture (not in the book, which prints them): one
+    paragraph per row, wrapped at ``width`` characters, the prompt's words on a yellow
+    ground and the generated words after them. Returns ``path``."""
+    import textwrap
+
+    from matplotlib import font_manager
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans Mono"), font_size)
+    cw = font.getlength("x")  # monospace: every character this wide
+    lh = round(font_size * 1.45)
+    pad = font_size
+    paragraphs = []
+    for prompt, generated in generation_words(gen):
+        text = " ".join(prompt + generated)
+        n_prompt = len(" ".join(prompt))
+        lines = textwrap.wrap(text, width, break_long_words=True) or [""]
+        paragraphs.append((lines, n_prompt))
+    n_lines = sum(len(lines) for lines, _ in paragraphs) + len(paragraphs) - 1
+    img = Image.new("RGB", (int(2 * pad + width * cw), 2 * pad + n_lines * lh), "white")
+    draw = ImageDraw.Draw(img)
+    y = pad
+    for lines, n_prompt in paragraphs:
+        start = 0  # character offset of the line in the paragraph (wrap drops one space)
+        for line in lines:
+            lit = max(0, min(len(line), n_prompt - start))  # prompt characters on this line
+            if lit:
+                draw.rectangle([pad - 2, y - 1, pad + lit * cw + 2, y + lh - 3], fill="#ffe066")
+            draw.text((pad, y), line, font=font, fill="black")
+            start += len(line) + 1
+            y += lh
+        y += lh
+    path = Path(path)
+    img.save(path)
+    return path
+
+
 def write_generation(gen, path, html: bool = True) -> list[Path]:
     """The texts of ``gen`` (one per line) at ``path`` and, with ``html``, the page of
-    :func:`generation_html` next to it (``.html``). Returns the paths written."""
+    :func:`generation_html` and the picture of :func:`generation_png` next to it
+    (``.html``, ``.png``). Returns the paths written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(gen.texts) + "\n", encoding="utf-8")
@@ -36,6 +88,7 @@ def write_generation(gen, path, html: bool = True) -> list[Path]:
         html_path = path.with_suffix(".html")
         html_path.write_text(generation_html(gen), encoding="utf-8")
         paths.append(html_path)
+        paths.append(generation_png(gen, path.with_suffix(".png")))
     return paths
 
 
