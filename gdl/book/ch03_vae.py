@@ -44,3 +44,25 @@ def attribute_table(n: int = 5, ds=None) -> str:
     lines += [f"{name:<{width}}" + "".join(f"{v:>12}" for v in values[:n, k])
               for k, name in enumerate(names)]
     return "\n".join(lines)
+
+
+def labelled_images(
+    name: str, image_size: int, batch_size: int, label: str = "Blond_Hair", digit: int = 1
+):
+    """The faces VAE's labelled images for latent arithmetic, a batched ``tf.data`` dataset of
+    ``(images, labels)`` in [0, 1] (what :meth:`gdl.models.vae.VAE.attribute_vector` takes).
+
+    ``faces``: CelebA with the attribute ``label``, the book's validation split (20%).
+    ``digits`` (not in the book): the held-out embedded digits as RGB, label 1 for ``digit``
+    and 0 for the other digits, so the "attribute" is being that digit.
+    """
+    if name == "digits":
+        import tensorflow as tf
+
+        _, (x, y) = digits(image_size, 3, (0.0, 1.0))
+        labels = (y == digit).astype("float32")
+        return tf.data.Dataset.from_tensor_slices((x, labels)).batch(batch_size)
+    from gdl.data import load
+
+    return load(name, image_size=image_size, batch_size=batch_size, value_range=(0, 1),
+                labels=label, validation_split=0.2, subset="validation")  # fmt: skip

@@ -25,3 +25,27 @@ def test_attribute_table_shows_the_csv_on_its_side(data_env):
     assert table[0].split() == ids[:3]
     blond = next(line for line in table if line.startswith("Blond_Hair "))
     assert [int(v) for v in blond.split()[1:]] == values[:3, names.index("Blond_Hair")].tolist()
+
+
+def test_labelled_digits_mark_one_digit_against_the_held_out_rest():
+    import numpy as np
+
+    from gdl.book.ch03_vae import labelled_images
+    from gdl.book.images import digits
+
+    _, (x, y) = digits(32, 3, (0.0, 1.0))
+    batches = list(labelled_images("digits", 32, 100, digit=7))
+    images = np.concatenate([np.asarray(b[0]) for b in batches])
+    labels = np.concatenate([np.asarray(b[1]) for b in batches])
+    assert len(batches[0][0]) == 100 and images.shape == x.shape
+    np.testing.assert_array_equal(images, x)  # the held-out split, in order, RGB in [0, 1]
+    np.testing.assert_array_equal(labels, (y == 7).astype("float32"))
+    assert 0 < labels.sum() < len(labels)
+
+
+def test_labelled_faces_are_the_validation_split_with_the_attribute(data_env):
+    from gdl.book.ch03_vae import labelled_images
+
+    images, labels = next(iter(labelled_images("faces", 32, 4, label="Blond_Hair")))
+    assert images.shape[1:] == (32, 32, 3)
+    assert set(labels.numpy().tolist()) <= {0, 1}
