@@ -49,6 +49,46 @@ def test_notebook_runs_in_smoke_mode(path, fixture_data_dir, tmp_path, monkeypat
     execute_notebook(path, tmp_path)
 
 
+# the switch a CPU reader flips: `DATA = "<book's dataset>"  # or "digits" (embedded ...)`
+DATA_SWITCH = re.compile(r'^DATA = "\w+"(?=\s*#.*"digits")', re.M)
+
+
+def _has_digits_route(path: Path) -> bool:
+    import json
+
+    cells = json.loads(path.read_text())["cells"]
+    return any(c["cell_type"] == "code" and DATA_SWITCH.search("".join(c["source"])) for c in cells)
+
+
+DIGITS_ROUTES = [p for p in NOTEBOOKS if _has_digits_route(p)]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", DIGITS_ROUTES, ids=[str(p.relative_to(ROOT / "chapters")) for p in DIGITS_ROUTES])
+def test_notebook_digits_route_runs_offline(path, tmp_path, monkeypatch):
+    """The same notebook with ``DATA = "digits"``, in smoke mode, with an empty data folder:
+    the CPU reader's route needs no download and reaches the last cell."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    switched = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source, n = DATA_SWITCH.subn('DATA = "digits"', cell.source)
+            switched += n
+    assert switched == 1, f"{path.name}: expected one DATA switch, found {switched}"
+    copy = tmp_path / path.name
+    nbformat.write(nb, copy)
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    monkeypatch.setenv("GDL_SMOKE", "1")
+    monkeypatch.setenv("GDL_DATA_DIR", str(empty))
+    monkeypatch.setenv("GDL_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    execute_notebook(copy, tmp_path)
+    assert not any(empty.iterdir()), "the digits route wrote into the data folder"
+
+
 def test_notebooks_are_stored_without_outputs():
     import nbformat
 
