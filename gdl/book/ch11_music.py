@@ -92,9 +92,8 @@ def chorale_walkthrough(
     chorales = _chorale_arrays(name, limit)["train"]
     chorale = np.asarray(chorales[index], dtype="float32")
     length = N_BARS * N_STEPS_PER_BAR
-    bars = np.where(np.isnan(chorale[:length]), REST, chorale[:length]).astype(int)
-    bars = bars.reshape(N_BARS, N_STEPS_PER_BAR, -1)
     roll = chorales_to_pianoroll([chorale])[0]
+    bars = np.argmax(roll, axis=2)  # (bars, steps, voices): the pitch index, REST for a rest
 
     def step(row):
         return "  ".join("rest" if np.isnan(p) else f"{int(p):>4}" for p in row)
@@ -110,7 +109,7 @@ def chorale_walkthrough(
         f"{bars.shape}, rests coded {REST}; bar 1, step 1: {bars[0, 0].tolist()}",
         f"one-hot over {roll.shape[2]} pitches, 0 -> -1, pitch before voice: {roll.shape} "
         f"in {{{int(roll.min())}, {int(roll.max())}}}; "
-        f"the +1 of bar 1, step 1 sit at pitches {np.argmax(roll[0, 0], axis=0).tolist()}",
+        f"the +1 of bar 1, step 1 sit at pitches {bars[0, 0].tolist()}",
     ]
     return "\n".join(lines)
 

@@ -144,8 +144,9 @@ def _train(recipe: Recipe, args: argparse.Namespace) -> dict:
         fit_kwargs["batch_size"] = data.batch_size
     if data.validation is not None:
         fit_kwargs["validation_data"] = data.validation
-    if args.steps_per_epoch or data.steps_per_epoch:
-        fit_kwargs["steps_per_epoch"] = args.steps_per_epoch or data.steps_per_epoch
+    steps_per_epoch = args.steps_per_epoch or data.steps_per_epoch
+    if steps_per_epoch:
+        fit_kwargs["steps_per_epoch"] = steps_per_epoch
     history = {}
     if initial_epoch < epochs:
         history = model.fit(data.x, data.y, **fit_kwargs).history

@@ -21,7 +21,8 @@ Where gdl differs from the book:
   puts +-inf at the edges);
 * :meth:`VAE.attribute_vector` always returns a unit vector (the book's
   ``get_vector_from_label`` does not normalise when it stops at its 10,000-image cap) and
-  uses the latent means of all given images instead of a running-mean stopping rule;
+  by default uses the latent means of all given images (up to ``max_images``); the book's
+  running-mean stopping rule is ``tolerance=0.08``;
 * :meth:`VAE.morph` includes both end points;
 * optionally (``mixture_components=K``, not in the book) an *ex-post* latent density:
   :meth:`VAE.fit_latent_mixture` fits a K-component full-covariance Gaussian mixture to the
@@ -269,8 +270,8 @@ class VAE(BookCompile, EncoderDecoderModel):
         groups batch by batch, prints ``images : POS move : NEG move : distance : Δ
         distance`` after each (``verbose=True`` here) and stops once the two means moved
         less than 0.08 together (``tolerance=0.08`` here; default: every image up to
-        ``max_images``; ``print_fn`` takes the lines). The book returns an unnormalised vector when it stops at its
-        10,000-image cap; gdl always returns the unit vector.
+        ``max_images``; ``print_fn`` takes the lines). The book returns an unnormalised
+        vector when it stops at its 10,000-image cap; gdl always returns the unit vector.
         """
         batches = [(images, labels)] if labels is not None else images
         sums, counts, means = {}, {True: 0, False: 0}, {}
@@ -299,7 +300,7 @@ class VAE(BookCompile, EncoderDecoderModel):
             distance = float(np.linalg.norm(means[True] - means[False]))
             if verbose:
                 print_fn(f"{seen:>7} : POS move {moves[True]:.3f} : NEG move {moves[False]:.3f}"
-                      f" : distance {distance:.3f} : Δ distance {distance - last_distance:.3f}")
+                         f" : distance {distance:.3f} : Δ distance {distance - last_distance:.3f}")
             last_distance = distance
             if tolerance is not None and moves[True] + moves[False] < tolerance:
                 break

@@ -27,9 +27,10 @@ SPLITS = ("train", "valid", "test")
 SCORE_SUFFIXES = (".mid", ".midi", ".mxl", ".xml", ".musicxml", ".krn", ".abc")
 
 
-def resolve_data(requested: str | None, book: str) -> str:
+def resolve_data(requested: str | None, book: str, quiet: bool = False) -> str:
     """``requested`` if given; the embedded chorales in smoke mode; else ``book`` when it is
-    downloaded, or the embedded chorales with a note saying how to get ``book``."""
+    downloaded, or the embedded chorales with a note saying how to get ``book`` (left out
+    with ``quiet``)."""
     if requested:
         return requested
     if smoke_mode():
@@ -38,10 +39,11 @@ def resolve_data(requested: str | None, book: str) -> str:
 
     if get_dataset(book).is_present():
         return book
-    print(
-        f"The book's {book!r} dataset is not downloaded (gdl data download {book}); "
-        f"using the embedded {EMBEDDED!r} instead."
-    )
+    if not quiet:
+        print(
+            f"The book's {book!r} dataset is not downloaded (gdl data download {book}); "
+            f"using the embedded {EMBEDDED!r} instead."
+        )
     return EMBEDDED
 
 

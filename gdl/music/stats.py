@@ -10,8 +10,8 @@ that has collapsed or has not learnt yet (the book shows samples only):
   classes", UPC, taken over the four voices);
 * **notes in key**: the share of sounding (step, track) cells whose pitch class lies in
   the piece's key. The key of *every* roll, real or generated, is estimated by the same
-  function (:func:`gdl.music.datasets.key_of`: Krumhansl-Schmuckler via music21 on the
-  roll's own notes): a major key counts its 7 scale degrees, a minor key the natural
+  function (:func:`estimate_keys`: music21's key finding on the roll's own notes,
+  vectorised; :func:`gdl.music.datasets.key_of` calls music21 itself): a major key counts its 7 scale degrees, a minor key the natural
   minor plus the raised 6th and 7th (9 classes, as Bach's minor chorales use them).
   Because the key is the one that fits best, random notes already score about 0.85-0.9.
 

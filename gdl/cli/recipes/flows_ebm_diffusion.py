@@ -10,7 +10,7 @@ import argparse
 import numpy as np
 
 from gdl.book.ch06_normflow import held_out_moons, moons_data, save_flow_figure
-from gdl.book.ch07_ebm import ebm_data, generated_and_buffer
+from gdl.book.ch07_ebm import buffer_sample, ebm_data
 from gdl.book.ch08_diffusion import diffusion_data
 from gdl.cli.recipes.base import Recipe, TrainData, register
 from gdl.config import pick
@@ -105,10 +105,7 @@ class EBMRecipe(Recipe):
 
     def epoch_sample(self, model, out, info):
         """Book's ``ImageGenerator``: 10 images from noise, then 10 buffer examples."""
-        from gdl.plotting import save_grid
-
-        grid = generated_and_buffer(model, 10, steps=pick(1000, 20), seed=0)
-        return [save_grid(grid, out, ncols=10, value_range=(-1, 1), scale=2)]
+        return [buffer_sample(10, steps=pick(1000, 20))(model, out)]
 
 
 @register

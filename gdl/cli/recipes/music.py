@@ -36,15 +36,9 @@ class MuseGANRecipe(Recipe):
     def data_name(self, args):
         """``--data``, else the book's chorales when downloaded, else the embedded ones
         (whose reader-budget settings then apply: batch 16, see gdl.book.reader_budget)."""
-        from gdl.music.datasets import EMBEDDED
+        from gdl.music.datasets import resolve_data
 
-        name = super().data_name(args)
-        if not getattr(args, "data", None) and name == self.default_data:
-            from gdl.data import get_dataset
-
-            if not get_dataset(name).is_present():
-                return EMBEDDED
-        return name
+        return resolve_data(getattr(args, "data", None), self.default_data, quiet=True)
 
     def load_data(self, args):
         from gdl.music.datasets import musegan_rolls, resolve_data
